@@ -1,0 +1,150 @@
+//! Account use cases, as plain async Rust over the database, the password
+//! hasher and the login throttle: registration, authentication, profile
+//! edits. Handlers translate HTTP to these calls and back; tests can call
+//! them directly.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::passwords::{Passwords, Verified};
+use crate::auth::throttle::LoginThrottle;
+use crate::db::models::{NewUser, User, UserChanges};
+use crate::db::{users, Db};
+use crate::domain::password_policy::{UserAttributes, MAX_LENGTH};
+use crate::domain::{check_password, parse_name, parse_username, Email};
+use crate::error::{ApiError, FieldErrors};
+
+#[derive(Clone)]
+pub struct Accounts {
+    pub db: Db,
+    pub passwords: Passwords,
+    pub throttle: LoginThrottle,
+}
+
+/// What a registration asks for, as received.
+pub struct Registration {
+    pub email: String,
+    pub password: SecretString,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// Registration through the API logs the new user in (and so sets
+    /// `last_login`); `createsuperuser` does not.
+    pub logs_in: bool,
+}
+
+fn push(errors: &mut FieldErrors, field: &str, messages: impl IntoIterator<Item = String>) {
+    let messages: Vec<String> = messages.into_iter().collect();
+    if !messages.is_empty() {
+        errors.entry(field.to_owned()).or_default().extend(messages);
+    }
+}
+
+impl Accounts {
+    /// Validates every field (all problems at once), then creates the user
+    /// and its profile. A taken email is 409 however the race is run.
+    pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
+        let mut errors = FieldErrors::new();
+        let email = Email::parse(&input.email).map_err(|e| push(&mut errors, "email", [e])).ok();
+        let username = parse_username(&input.username).map_err(|e| push(&mut errors, "username", [e])).ok();
+        let first_name = parse_name(&input.first_name).map_err(|e| push(&mut errors, "first_name", [e])).ok();
+        let last_name = parse_name(&input.last_name).map_err(|e| push(&mut errors, "last_name", [e])).ok();
+        let attributes = UserAttributes {
+            email: email.as_ref().map_or(input.email.as_str(), Email::as_str),
+            username: username.as_deref().unwrap_or_default(),
+        };
+        push(&mut errors, "password", check_password(input.password.expose_secret(), &attributes));
+        let (Some(email), Some(username), Some(first_name), Some(last_name), true) =
+            (email, username, first_name, last_name, errors.is_empty())
+        else {
+            return Err(ApiError::Validation(errors));
+        };
+
+        let canonical = email.canonical();
+        // Cheap early answer before the expensive hash; the unique index
+        // still decides races.
+        let probe = canonical.clone();
+        if self.db.run(move |conn| users::email_exists(conn, &probe)).await? {
+            return Err(ApiError::EmailTaken);
+        }
+        let hash = self.passwords.hash(input.password).await?;
+        let now = crate::db::now();
+        let new = NewUser {
+            email: email.as_str().to_owned(),
+            email_canonical: canonical,
+            username,
+            first_name,
+            last_name,
+            password: hash,
+            is_active: true,
+            is_staff: input.is_staff,
+            is_superuser: input.is_superuser,
+            date_joined: now,
+            last_login: input.logs_in.then_some(now),
+        };
+        self.db.run(move |conn| users::create(conn, new)).await
+    }
+
+    /// Checks an email and password. Unknown email, wrong password and an
+    /// inactive account are the same 401 after the same Argon2 work.
+    pub async fn authenticate(&self, email: &str, password: SecretString, client_ip: &str) -> Result<User, ApiError> {
+        if password.expose_secret().chars().count() > MAX_LENGTH {
+            return Err(ApiError::field(
+                "password",
+                format!("Ensure this field has no more than {MAX_LENGTH} characters."),
+            ));
+        }
+        let canonical = Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        self.throttle.check(&canonical, client_ip).await?;
+
+        let probe = canonical.clone();
+        let user = self.db.run(move |conn| users::find_by_email(conn, &probe)).await?;
+        let stored = user.as_ref().map(|u| u.password.clone());
+        let verified = self.passwords.verify(password, stored).await?;
+        match (user, verified) {
+            (Some(mut user), Verified::Yes { rehashed }) if user.is_active => {
+                let now = crate::db::now();
+                let id = user.id;
+                self.db.run(move |conn| users::record_login(conn, id, now, rehashed)).await?;
+                self.throttle.record_success(&canonical).await?;
+                user.last_login = Some(now);
+                Ok(user)
+            }
+            _ => {
+                self.throttle.record_failure(&canonical, client_ip).await?;
+                Err(ApiError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// The user behind a session, if it may still use the service.
+    pub async fn active_user(&self, user_id: i32) -> Result<Option<User>, ApiError> {
+        let user = self.db.run(move |conn| users::find(conn, user_id)).await?;
+        Ok(user.filter(|u| u.is_active))
+    }
+
+    pub async fn update_user(
+        &self,
+        user_id: i32,
+        username: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+    ) -> Result<User, ApiError> {
+        let mut errors = FieldErrors::new();
+        let mut changes = UserChanges::default();
+        if let Some(raw) = username {
+            changes.username = parse_username(&raw).map_err(|e| push(&mut errors, "username", [e])).ok();
+        }
+        if let Some(raw) = first_name {
+            changes.first_name = parse_name(&raw).map_err(|e| push(&mut errors, "first_name", [e])).ok();
+        }
+        if let Some(raw) = last_name {
+            changes.last_name = parse_name(&raw).map_err(|e| push(&mut errors, "last_name", [e])).ok();
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        self.db.run(move |conn| users::update(conn, user_id, changes)).await
+    }
+}

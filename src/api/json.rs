@@ -1,0 +1,174 @@
+//! `ApiJson<T>`: a JSON body extractor whose every failure is the contract's
+//! problem: a wrong content type or unparsable JSON is `malformed_request`,
+//! a body over `MAX_JSON_BODY_BYTES` is `payload_too_large`, and JSON of the
+//! wrong shape (unknown field, missing field, wrong type) is
+//! `validation_failed` with the field named in `errors`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldErrors};
+
+/// The body limit, from the settings (app data).
+#[derive(Clone, Copy, Debug)]
+pub struct JsonLimit(pub usize);
+
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
+        let content_type_ok = is_json(req);
+        let declared: Option<usize> = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::Malformed(
+                    "The request body must be JSON, sent with Content-Type: application/json.".into(),
+                ));
+            }
+            if declared.is_some_and(|n| n > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => {
+            mime.type_() == "application" && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        }
+        _ => false,
+    }
+}
+
+/// Deserialises, turning serde's error into the contract's shape.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // Trailing characters after the JSON value are a syntax error.
+        Ok(value) => match de.end() {
+            Ok(()) => return Ok(value),
+            Err(e) => return Err(malformed(&e)),
+        },
+        Err(error) => error,
+    };
+    let inner = error.inner();
+    if !inner.is_data() {
+        return Err(malformed(inner));
+    }
+    let message = inner.to_string();
+    // serde's message ends with " at line L column C": not for people.
+    let message = message.split(" at line ").next().unwrap_or_default();
+    let path = error.path().to_string();
+    let (field, text) = if let Some(name) = between_backticks(message, "unknown field `") {
+        (join(&path, &name), "Unknown field.".to_owned())
+    } else if let Some(name) = between_backticks(message, "missing field `") {
+        (join(&path, &name), "This field is required.".to_owned())
+    } else if message.starts_with("invalid type: null") {
+        (field_or_body(&path), "This field may not be null.".to_owned())
+    } else {
+        (field_or_body(&path), capitalise(message))
+    };
+    let mut errors = FieldErrors::new();
+    errors.insert(field, vec![text]);
+    Err(ApiError::Validation(errors))
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::Malformed(format!(
+        "The request body is not valid JSON (line {}, column {}).",
+        error.line(),
+        error.column()
+    ))
+}
+
+fn between_backticks(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path == "." || path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// A problem with the whole body (say, an array instead of an object) is
+/// reported under `non_field_errors`, as Django REST framework does.
+fn field_or_body(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        "non_field_errors".into()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str() + ".")
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+
+    fn errors(body: &str) -> FieldErrors {
+        match parse::<Login>(body.as_bytes()) {
+            Err(ApiError::Validation(e)) => e,
+            other => panic!("expected validation_failed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shapes_name_the_field() {
+        assert_eq!(errors(r#"{"email":"a@b.co"}"#)["password"], ["This field is required."]);
+        assert_eq!(errors(r#"{"email":"a","password":"b","x":1}"#)["x"], ["Unknown field."]);
+        assert_eq!(errors(r#"{"email":5,"password":"b"}"#)["email"], ["Invalid type: integer `5`, expected a string."]);
+        assert_eq!(errors(r#"{"email":null,"password":"b"}"#)["email"], ["This field may not be null."]);
+        assert!(errors("[1]").contains_key("non_field_errors"));
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        for body in ["{", "", "{\"email\": }", "{} trailing", "nul"] {
+            assert!(matches!(parse::<Login>(body.as_bytes()), Err(ApiError::Malformed(_))), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The HTTP layer: thin handlers, the JSON extractor, error fallbacks and
+//! the one route table.
+
+pub mod accounts;
+pub mod fallback;
+pub mod health;
+pub mod json;
+pub mod me;
+pub mod routes;
+pub mod schemas;
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+
+use crate::accounts::Accounts;
+use crate::auth::current::SessionPolicy;
+use crate::auth::sessions::Sessions;
+use crate::config::Settings;
+
+/// What every handler may use, built once at start-up.
+pub struct AppState {
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub policy: SessionPolicy,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// The client's address: the socket's, or `X-Forwarded-For`'s when the
+    /// operator says a trusted proxy sets it.
+    pub fn client_ip(&self, req: &HttpRequest) -> String {
+        let info = req.connection_info();
+        let addr = if self.settings.trust_forwarded_for {
+            info.realip_remote_addr().map(str::to_owned)
+        } else {
+            req.peer_addr().map(|a| a.ip().to_string())
+        };
+        addr.unwrap_or_else(|| "unknown".into())
+    }
+}

@@ -1,0 +1,26 @@
+//! The one route table. Each path is one resource, so a known path with an
+//! unknown method is 405 and an unknown path is 404, both as problem+json.
+//! Every route here has its `#[utoipa::path]` in `openapi.rs`; a test
+//! checks that the two agree.
+
+use actix_web::{web, Resource};
+
+use super::{accounts, fallback, health, me};
+
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(fallback::method_not_allowed))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/accounts/csrf").route(web::get().to(accounts::get_csrf)))
+        .service(resource("/accounts/register").route(web::post().to(accounts::register)))
+        .service(resource("/accounts/login").route(web::post().to(accounts::login)))
+        .service(resource("/accounts/logout").route(web::post().to(accounts::logout)))
+        .service(
+            resource("/accounts/me")
+                .route(web::get().to(me::get_me))
+                .route(web::patch().to(me::patch_me)),
+        )
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)));
+}

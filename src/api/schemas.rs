@@ -1,0 +1,115 @@
+//! The JSON bodies of the contract, with their OpenAPI schemas and examples.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::sessions::ClientKind;
+use crate::db::models::User;
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A user as clients see it (never a password hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": 1, "email": "ada@example.com", "username": "ada", "first_name": "Ada",
+    "last_name": "Lovelace", "is_staff": false,
+    "date_joined": "2026-11-28T09:00:00Z", "last_login": "2026-11-28T09:00:00Z"
+}))]
+pub struct UserOut {
+    pub id: i32,
+    pub email: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+    pub date_joined: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        UserOut {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            is_staff: u.is_staff,
+            date_joined: utc(u.date_joined),
+            last_login: u.last_login.map(utc),
+        }
+    }
+}
+
+/// `{"user": …}`, plus the Bearer token for app clients at login and register.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserOut,
+    /// App clients only: send as `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// App clients only: when the token ends at the latest (it ends sooner
+    /// after `SESSION_IDLE_TIMEOUT_SECS` without use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserResponse {
+    pub user: UserOut,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "email": "ada@example.com", "password": "correct horse battery staple",
+    "username": "ada", "first_name": "Ada", "last_name": "Lovelace", "client": "browser"
+}))]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// `browser` (default): a session cookie; `app`: a Bearer token.
+    #[serde(default)]
+    pub client: Option<ClientKind>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple", "client": "browser"}))]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// `browser` (default): a session cookie; `app`: a Bearer token.
+    #[serde(default)]
+    pub client: Option<ClientKind>,
+}
+
+/// Only the fields present change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"first_name": "Augusta Ada", "last_name": "King"}))]
+pub struct UpdateMeRequest {
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CsrfResponse {
+    /// Send it back as the `X-CSRFToken` header on unsafe requests.
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: String,
+}

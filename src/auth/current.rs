@@ -1,0 +1,84 @@
+//! The `Authenticated` extractor: the logged-in user of this request, with
+//! the session's idle and absolute timeouts enforced.
+
+use std::future::{ready, Ready};
+use std::time::Duration;
+
+use actix_identity::Identity;
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use chrono::Utc;
+
+use super::sessions::{ClientKind, CREATED_AT_KEY, LAST_SEEN_KEY};
+use super::transport::Transport;
+use crate::error::ApiError;
+
+/// Session timing, from the settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    /// `last_seen_at` is rewritten at most this often, so a busy client does
+    /// not cost a store write per request.
+    pub touch_interval: Duration,
+}
+
+pub struct Authenticated {
+    pub user_id: i32,
+    pub client: ClientKind,
+    /// The public id of this session.
+    pub session_id: Option<String>,
+    pub session: Session,
+}
+
+impl Authenticated {
+    /// Ends this session (logout, or a user who can no longer log in).
+    pub fn end(self) {
+        self.session.purge();
+    }
+}
+
+fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let policy = req
+        .app_data::<web::Data<SessionPolicy>>()
+        .ok_or_else(|| ApiError::internal("session policy not configured"))?;
+    let identity = <Identity as FromRequest>::extract(req).into_inner().map_err(|_| ApiError::NotAuthenticated)?;
+    let user_id = identity
+        .id()
+        .ok()
+        .and_then(|id| id.parse::<i32>().ok())
+        .ok_or(ApiError::NotAuthenticated)?;
+    let session = req.get_session();
+    let now = Utc::now().timestamp();
+    let created: i64 = session.get(CREATED_AT_KEY).ok().flatten().unwrap_or(0);
+    let last_seen: i64 = session.get(LAST_SEEN_KEY).ok().flatten().unwrap_or(created);
+    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    if now.saturating_sub(created) >= secs(policy.absolute_timeout)
+        || now.saturating_sub(last_seen) >= secs(policy.idle_timeout)
+    {
+        session.purge();
+        return Err(ApiError::NotAuthenticated);
+    }
+    if now.saturating_sub(last_seen) >= secs(policy.touch_interval) {
+        session
+            .insert(LAST_SEEN_KEY, now)
+            .map_err(|e| ApiError::internal(format!("session state: {e}")))?;
+    }
+    let transport = req.extensions().get::<Transport>().cloned();
+    Ok(Authenticated {
+        user_id,
+        client: transport.as_ref().map_or(ClientKind::Browser, |t| t.client),
+        session_id: transport.and_then(|t| t.session_id),
+        session,
+    })
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(check(req))
+    }
+}

@@ -1,0 +1,117 @@
+//! The embedded session store: a table in the application's database.
+
+use std::time::Duration;
+
+use actix_session::storage::{LoadError, SaveError, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::Utc;
+
+use super::{effective_ttl, info, user_id, SessionInfo, State};
+use crate::auth::tokens::session_id;
+use crate::db::{sessions as rows, Db};
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct DbStore {
+    db: Db,
+    absolute: Duration,
+}
+
+fn expiry(ttl: Duration) -> chrono::NaiveDateTime {
+    (Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)).naive_utc()
+}
+
+fn store_error(e: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("session table: {e}")
+}
+
+impl DbStore {
+    pub fn new(db: Db, absolute: Duration) -> Self {
+        DbStore { db, absolute }
+    }
+
+    pub(super) async fn load(&self, key: &str) -> Result<Option<State>, LoadError> {
+        let id = session_id(key);
+        let raw = self
+            .db
+            .run(move |conn| rows::load(conn, &id, Utc::now().naive_utc()))
+            .await
+            .map_err(|e| LoadError::Other(store_error(e)))?;
+        raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
+            .transpose()
+    }
+
+    pub(super) async fn save(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), SaveError> {
+        let id = session_id(key);
+        let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
+        let raw = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let user = user_id(&state);
+        self.db
+            .run(move |conn| rows::insert(conn, &id, user, &raw, expires_at))
+            .await
+            .map_err(|e| SaveError::Other(store_error(e)))
+    }
+
+    pub(super) async fn update(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), UpdateError> {
+        let id = session_id(key);
+        let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
+        let raw = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let user = user_id(&state);
+        // A session ended while this request ran stays ended.
+        self.db
+            .run(move |conn| rows::update(conn, &id, user, &raw, expires_at, Utc::now().naive_utc()))
+            .await
+            .map(drop)
+            .map_err(|e| UpdateError::Other(store_error(e)))
+    }
+
+    pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
+        let id = session_id(key);
+        let ttl = Duration::from_secs(ttl.whole_seconds().max(1).unsigned_abs());
+        let expires_at = expiry(ttl);
+        self.db
+            .run(move |conn| rows::set_expiry(conn, &id, expires_at))
+            .await
+            .map_err(store_error)
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let id = session_id(key);
+        self.db.run(move |conn| rows::delete(conn, &id)).await.map_err(store_error)
+    }
+
+    pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
+        let found = self
+            .db
+            .run(move |conn| rows::for_user(conn, user, Utc::now().naive_utc()))
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(id, raw)| info(id, &serde_json::from_str(&raw).ok()?))
+            .collect())
+    }
+
+    pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
+        let id = id.to_owned();
+        self.db.run(move |conn| rows::delete_for_user(conn, user, &id)).await
+    }
+
+    pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
+        let keep = keep.to_owned();
+        self.db
+            .run(move |conn| rows::delete_others(conn, user, &keep))
+            .await
+            .map(drop)
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), ApiError> {
+        self.db.ping().await
+    }
+
+    /// Deletes expired rows; run periodically by the server.
+    pub async fn purge_expired(&self) -> Result<usize, ApiError> {
+        self.db
+            .run(|conn| rows::delete_expired(conn, Utc::now().naive_utc()))
+            .await
+    }
+}

@@ -1,0 +1,218 @@
+//! Server-side sessions behind actix-session: one store for browser cookies
+//! and app Bearer tokens, Redis when configured, the database otherwise.
+//!
+//! A session's state is actix-session's map of JSON-encoded values. Besides
+//! actix-identity's user id it holds who the client is and when it was
+//! created and last seen, which the timeouts and the session list read.
+//! Stores key sessions by `tokens::session_id(key)`, never by the key.
+
+mod db_store;
+mod redis_store;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use db_store::DbStore;
+pub use redis_store::RedisStore;
+
+use crate::error::ApiError;
+
+pub type State = HashMap<String, String>;
+
+/// actix-identity's default key for the user id.
+pub const USER_ID_KEY: &str = "actix_identity.user_id";
+pub const CLIENT_KEY: &str = "client";
+pub const CREATED_AT_KEY: &str = "created_at";
+pub const LAST_SEEN_KEY: &str = "last_seen_at";
+
+/// The two kinds of client of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    #[default]
+    Browser,
+    App,
+}
+
+/// What the session list shows of one session.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub client: ClientKind,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// The state of a freshly logged-in session.
+pub fn new_state(user_id: i32, client: ClientKind, now: DateTime<Utc>) -> State {
+    let json = |v: serde_json::Value| v.to_string();
+    HashMap::from([
+        (USER_ID_KEY.to_owned(), json(user_id.to_string().into())),
+        (CLIENT_KEY.to_owned(), json(serde_json::to_value(client).unwrap_or_default())),
+        (CREATED_AT_KEY.to_owned(), json(now.timestamp().into())),
+        (LAST_SEEN_KEY.to_owned(), json(now.timestamp().into())),
+    ])
+}
+
+fn get<T: serde::de::DeserializeOwned>(state: &State, key: &str) -> Option<T> {
+    state.get(key).and_then(|raw| serde_json::from_str(raw).ok())
+}
+
+pub fn user_id(state: &State) -> Option<i32> {
+    get::<String>(state, USER_ID_KEY).and_then(|id| id.parse().ok())
+}
+
+fn timestamp(state: &State, key: &str) -> Option<DateTime<Utc>> {
+    get::<i64>(state, key).and_then(|t| DateTime::from_timestamp(t, 0))
+}
+
+pub fn info(id: String, state: &State) -> Option<SessionInfo> {
+    let created_at = timestamp(state, CREATED_AT_KEY)?;
+    Some(SessionInfo {
+        id,
+        client: get(state, CLIENT_KEY).unwrap_or_default(),
+        created_at,
+        last_seen_at: timestamp(state, LAST_SEEN_KEY).unwrap_or(created_at),
+    })
+}
+
+/// How long a store keeps the state: the idle TTL it was given, but never
+/// past the session's absolute deadline.
+fn effective_ttl(state: &State, idle_ttl: &CookieDuration, absolute: Duration) -> Duration {
+    let idle = Duration::from_secs(idle_ttl.whole_seconds().max(1).unsigned_abs());
+    let Some(created) = timestamp(state, CREATED_AT_KEY) else {
+        return idle;
+    };
+    let deadline = created + chrono::Duration::from_std(absolute).unwrap_or(chrono::Duration::MAX);
+    let left = (deadline - Utc::now()).num_seconds().max(1).unsigned_abs();
+    idle.min(Duration::from_secs(left))
+}
+
+/// The configured store. actix-session's middleware is generic over one
+/// store type, so the choice is an enum.
+#[derive(Clone)]
+pub enum Sessions {
+    Redis(RedisStore),
+    Database(DbStore),
+}
+
+fn key_of(key: &SessionKey) -> &str {
+    key.as_ref()
+}
+
+impl Sessions {
+    /// Creates a session directly in the store (app clients: the key is the
+    /// Bearer token) and returns its key.
+    pub async fn create(&self, state: State, idle_ttl: Duration) -> Result<String, ApiError> {
+        let ttl = CookieDuration::seconds(i64::try_from(idle_ttl.as_secs()).unwrap_or(i64::MAX));
+        let key = self
+            .save(state, &ttl)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("session store: {e}")))?;
+        Ok(key.into())
+    }
+
+    /// The user's live sessions.
+    pub async fn list(&self, user_id: i32) -> Result<Vec<SessionInfo>, ApiError> {
+        match self {
+            Sessions::Redis(s) => s.list(user_id).await,
+            Sessions::Database(s) => s.list(user_id).await,
+        }
+    }
+
+    /// Ends one of the user's sessions by its public id; false when the user
+    /// has no such session.
+    pub async fn revoke(&self, user_id: i32, session_id: &str) -> Result<bool, ApiError> {
+        match self {
+            Sessions::Redis(s) => s.revoke(user_id, session_id).await,
+            Sessions::Database(s) => s.revoke(user_id, session_id).await,
+        }
+    }
+
+    /// Ends every session of the user except `keep` (a public id).
+    pub async fn revoke_others(&self, user_id: i32, keep: &str) -> Result<(), ApiError> {
+        match self {
+            Sessions::Redis(s) => s.revoke_others(user_id, keep).await,
+            Sessions::Database(s) => s.revoke_others(user_id, keep).await,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        match self {
+            Sessions::Redis(s) => s.ping().await,
+            Sessions::Database(s) => s.ping().await,
+        }
+    }
+}
+
+impl SessionStore for Sessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        match self {
+            Sessions::Redis(s) => s.load(key_of(key)).await,
+            Sessions::Database(s) => s.load(key_of(key)).await,
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        let key = super::tokens::session_key();
+        match self {
+            Sessions::Redis(s) => s.save(&key, state, ttl).await?,
+            Sessions::Database(s) => s.save(&key, state, ttl).await?,
+        }
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(&self, key: SessionKey, state: State, ttl: &CookieDuration) -> Result<SessionKey, UpdateError> {
+        match self {
+            Sessions::Redis(s) => s.update(key_of(&key), state, ttl).await?,
+            Sessions::Database(s) => s.update(key_of(&key), state, ttl).await?,
+        }
+        Ok(key)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> Result<(), anyhow::Error> {
+        match self {
+            Sessions::Redis(s) => s.update_ttl(key_of(key), ttl).await,
+            Sessions::Database(s) => s.update_ttl(key_of(key), ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        match self {
+            Sessions::Redis(s) => s.delete(key_of(key)).await,
+            Sessions::Database(s) => s.delete(key_of(key)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_through_the_helpers() {
+        let now = Utc::now();
+        let state = new_state(42, ClientKind::App, now);
+        assert_eq!(user_id(&state), Some(42));
+        let info = info("id".into(), &state).unwrap();
+        assert_eq!(info.client, ClientKind::App);
+        assert_eq!(info.created_at.timestamp(), now.timestamp());
+        // actix-identity reads the id as a JSON string.
+        assert_eq!(state[USER_ID_KEY], "\"42\"");
+    }
+
+    #[test]
+    fn ttl_never_outlives_the_absolute_deadline() {
+        let created = Utc::now() - chrono::Duration::seconds(90);
+        let state = new_state(1, ClientKind::Browser, created);
+        let ttl = effective_ttl(&state, &CookieDuration::seconds(3600), Duration::from_secs(100));
+        assert!(ttl <= Duration::from_secs(10), "{ttl:?}");
+        let ttl = effective_ttl(&state, &CookieDuration::seconds(60), Duration::from_secs(10_000));
+        assert_eq!(ttl, Duration::from_secs(60));
+    }
+}

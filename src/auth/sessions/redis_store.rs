@@ -1,0 +1,162 @@
+//! Sessions in Redis, shared by every instance.
+//!
+//! `{prefix}session:{id}` holds the state (JSON) with the TTL as expiry;
+//! `{prefix}user_sessions:{user}` is the set of the user's session ids, so
+//! that a password change or a revoke can end sessions by user. The set may
+//! hold ids that already expired; readers drop those as they meet them.
+
+use std::time::Duration;
+
+use actix_session::storage::{LoadError, SaveError, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use super::{effective_ttl, info, user_id, SessionInfo, State};
+use crate::auth::tokens::session_id;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    absolute: Duration,
+}
+
+fn unavailable(e: redis::RedisError) -> ApiError {
+    ApiError::Unavailable(format!("redis: {e}"))
+}
+
+impl RedisStore {
+    pub fn new(conn: ConnectionManager, prefix: &str, absolute: Duration) -> Self {
+        RedisStore { conn, prefix: prefix.to_owned(), absolute }
+    }
+
+    fn session_key(&self, id: &str) -> String {
+        format!("{}session:{id}", self.prefix)
+    }
+
+    fn user_key(&self, user: i32) -> String {
+        format!("{}user_sessions:{user}", self.prefix)
+    }
+
+    pub(super) async fn load(&self, key: &str) -> Result<Option<State>, LoadError> {
+        let raw: Option<String> = self
+            .conn
+            .clone()
+            .get(self.session_key(&session_id(key)))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
+            .transpose()
+    }
+
+    /// Writes the state; `only_existing` makes it an update that never
+    /// recreates a session ended while the request ran.
+    async fn write(&self, key: &str, state: &State, ttl: &CookieDuration, only_existing: bool) -> anyhow::Result<()> {
+        let id = session_id(key);
+        let ttl = effective_ttl(state, ttl, self.absolute).as_secs().max(1);
+        let raw = serde_json::to_string(state)?;
+        let mut set = redis::cmd("SET");
+        set.arg(self.session_key(&id)).arg(raw).arg("EX").arg(ttl);
+        set.arg(if only_existing { "XX" } else { "NX" });
+        let mut pipe = redis::pipe();
+        pipe.atomic().add_command(set);
+        if let Some(user) = user_id(state) {
+            let index = self.user_key(user);
+            pipe.sadd(&index, &id).ignore();
+            pipe.expire(&index, i64::try_from(self.absolute.as_secs()).unwrap_or(i64::MAX)).ignore();
+        }
+        let (written,): (Option<String>,) = pipe.query_async(&mut self.conn.clone()).await?;
+        if written.is_none() && !only_existing {
+            anyhow::bail!("session key collision");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn save(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), SaveError> {
+        self.write(key, &state, ttl, false).await.map_err(SaveError::Other)
+    }
+
+    pub(super) async fn update(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), UpdateError> {
+        self.write(key, &state, ttl, true).await.map_err(UpdateError::Other)
+    }
+
+    pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
+        let _: bool = self
+            .conn
+            .clone()
+            .expire(self.session_key(&session_id(key)), ttl.whole_seconds().max(1))
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let _: i64 = self.conn.clone().del(self.session_key(&session_id(key))).await?;
+        Ok(())
+    }
+
+    pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
+        let mut conn = self.conn.clone();
+        let index = self.user_key(user);
+        let ids: Vec<String> = conn.smembers(&index).await.map_err(unavailable)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
+        let states: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(unavailable)?;
+        let mut live = Vec::new();
+        let mut expired = Vec::new();
+        for (id, raw) in ids.into_iter().zip(states) {
+            match raw.and_then(|raw| serde_json::from_str::<State>(&raw).ok()) {
+                Some(state) => live.extend(info(id, &state)),
+                None => expired.push(id),
+            }
+        }
+        if !expired.is_empty() {
+            let _: i64 = conn.srem(&index, expired).await.map_err(unavailable)?;
+        }
+        Ok(live)
+    }
+
+    pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
+        let mut conn = self.conn.clone();
+        let index = self.user_key(user);
+        let member: bool = conn.sismember(&index, id).await.map_err(unavailable)?;
+        if !member {
+            return Ok(false);
+        }
+        let (deleted, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .del(self.session_key(id))
+            .srem(&index, id)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted > 0)
+    }
+
+    pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
+        let mut conn = self.conn.clone();
+        let index = self.user_key(user);
+        let ids: Vec<String> = conn.smembers(&index).await.map_err(unavailable)?;
+        let others: Vec<&String> = ids.iter().filter(|id| id.as_str() != keep).collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = others.iter().map(|id| self.session_key(id)).collect();
+        let _: (i64, i64) = redis::pipe()
+            .atomic()
+            .del(keys)
+            .srem(&index, others)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), ApiError> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! The database: one connection type over SQLite and PostgreSQL, an r2d2
+//! pool, embedded migrations, and `Db::run`, the only way handlers reach a
+//! connection (always on the blocking pool, never on the async executor).
+
+pub mod login_failures;
+pub mod models;
+pub mod profiles;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::telemetry::spawn_blocking_in_span;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One type for both backends: queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Postgres(String),
+    Sqlite(String),
+}
+
+/// Connects with the concrete type, so a failure reports the real reason
+/// (the derive's own `establish` says only "invalid connection url").
+#[derive(Debug)]
+struct Manager(Backend);
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.0 {
+            Backend::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            Backend::Sqlite(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// SQLite needs WAL and a busy timeout, or concurrent writers fail with
+/// "database is locked"; foreign keys are off unless asked for.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(_) = conn {
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pool, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+}
+
+impl Db {
+    /// Builds the pool without connecting yet (`build_unchecked`), so the
+    /// service starts, and `/readyz` reports, while the database is down.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.expose_secret();
+        let backend = if let Some(path) = url.strip_prefix("sqlite://") {
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        anyhow::anyhow!("cannot create the database directory {}: {e}", parent.display())
+                    })?;
+                }
+            }
+            Backend::Sqlite(path.to_owned())
+        } else {
+            Backend::Postgres(url.to_owned())
+        };
+        let pool = Pool::builder()
+            .max_size(settings.database_pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(settings.database_connect_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build_unchecked(Manager(backend));
+        Ok(Db { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        spawn_blocking_in_span(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Applies pending migrations; the error names the one that failed.
+    pub fn migrate_blocking(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        let migrations = match &*conn {
+            DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
+            DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+        };
+        let applied = match &mut *conn {
+            DbConnection::Postgresql(pg) => pg.run_pending_migrations(migrations).map(versions),
+            DbConnection::Sqlite(lite) => lite.run_pending_migrations(migrations).map(versions),
+        };
+        applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let db = self.clone();
+        spawn_blocking_in_span(move || db.migrate_blocking())
+            .await
+            .map_err(|_| anyhow::anyhow!("the blocking pool is shut down"))?
+    }
+
+    /// Cheap liveness probe for `/readyz`.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| conn.ping().map_err(ApiError::from)).await
+    }
+}
+
+/// The current time as stored: UTC, to the microsecond (PostgreSQL's
+/// precision), so both backends answer with the same timestamps.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,105 @@
+//! Rows of the embedded session store (`auth::sessions::DbStore`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::sessions;
+use super::DbConnection;
+use crate::error::ApiError;
+
+pub fn load(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<Option<String>, ApiError> {
+    Ok(sessions::table
+        .find(id)
+        .filter(sessions::expires_at.gt(now))
+        .select(sessions::state)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: Option<i32>,
+    state: &str,
+    expires_at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(id),
+            sessions::user_id.eq(user_id),
+            sessions::state.eq(state),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Rewrites a live session; false when it is gone (ended or expired), so an
+/// ended session is never brought back by a request that was in flight.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: Option<i32>,
+    state: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let rows = diesel::update(sessions::table.find(id).filter(sessions::expires_at.gt(now)))
+        .set((
+            sessions::user_id.eq(user_id),
+            sessions::state.eq(state),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+pub fn set_expiry(conn: &mut DbConnection, id: &str, expires_at: NaiveDateTime) -> Result<(), ApiError> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::expires_at.eq(expires_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    diesel::delete(sessions::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// The user's live sessions as `(id, state)`.
+pub fn for_user(
+    conn: &mut DbConnection,
+    user_id: i32,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now))
+        .select((sessions::id, sessions::state))
+        .load(conn)?)
+}
+
+/// Deletes one of the user's sessions; false when it is not theirs or gone.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: i32, id: &str) -> Result<bool, ApiError> {
+    let rows = diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(rows > 0)
+}
+
+/// Ends every session of the user but `keep`.
+pub fn delete_others(conn: &mut DbConnection, user_id: i32, keep: &str) -> Result<usize, ApiError> {
+    Ok(diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep)),
+    )
+    .execute(conn)?)
+}
+
+pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, ApiError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?)
+}

@@ -1,0 +1,131 @@
+//! Queries on `users` (and the profile created with each user).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::models::{NewUser, Profile, User, UserChanges};
+use super::schema::{profiles, users};
+use super::DbConnection;
+use crate::error::ApiError;
+
+/// Which unique rule an insert or update broke.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Conflict {
+    Email,
+    Username,
+}
+
+/// Inserts the user and an empty profile in one transaction.
+pub fn create(conn: &mut DbConnection, new: NewUser) -> Result<User, ApiError> {
+    let result = conn.transaction(|conn| {
+        // RETURNING is not available through the two-backend connection.
+        diesel::insert_into(users::table).values(&new).execute(conn)?;
+        let user: User = users::table
+            .filter(users::email_canonical.eq(&new.email_canonical))
+            .select(User::as_select())
+            .first(conn)?;
+        diesel::insert_into(profiles::table)
+            .values(Profile {
+                user_id: user.id,
+                portfolio_site: String::new(),
+                bio: String::new(),
+                profile_pic: None,
+            })
+            .execute(conn)?;
+        Ok::<_, DieselError>(user)
+    });
+    result.map_err(|e| match conflict(&e) {
+        Some(Conflict::Email) => ApiError::EmailTaken,
+        Some(Conflict::Username) => username_taken(),
+        None => e.into(),
+    })
+}
+
+pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<User>, ApiError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_email(conn: &mut DbConnection, canonical: &str) -> Result<Option<User>, ApiError> {
+    Ok(users::table
+        .filter(users::email_canonical.eq(canonical))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn email_exists(conn: &mut DbConnection, canonical: &str) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email_canonical.eq(canonical)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Records a login, and a new hash when the parameters were upgraded.
+pub fn record_login(
+    conn: &mut DbConnection,
+    id: i32,
+    at: NaiveDateTime,
+    new_hash: Option<String>,
+) -> Result<(), ApiError> {
+    let target = users::table.find(id);
+    match new_hash {
+        Some(hash) => diesel::update(target)
+            .set((users::last_login.eq(at), users::password.eq(hash)))
+            .execute(conn)?,
+        None => diesel::update(target).set(users::last_login.eq(at)).execute(conn)?,
+    };
+    Ok(())
+}
+
+pub fn update(conn: &mut DbConnection, id: i32, changes: UserChanges) -> Result<User, ApiError> {
+    let target = users::table.find(id);
+    let nothing_to_change =
+        changes.username.is_none() && changes.first_name.is_none() && changes.last_name.is_none();
+    let result = conn.transaction(|conn| {
+        if !nothing_to_change {
+            diesel::update(target).set(&changes).execute(conn)?;
+        }
+        target.select(User::as_select()).first(conn)
+    });
+    result.map_err(|e| match conflict(&e) {
+        Some(Conflict::Username) => username_taken(),
+        Some(Conflict::Email) => ApiError::EmailTaken,
+        None => e.into(),
+    })
+}
+
+pub fn set_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<(), ApiError> {
+    diesel::update(users::table.find(id))
+        .set(users::password.eq(hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn username_taken() -> ApiError {
+    ApiError::field("username", "A user with that username already exists.")
+}
+
+/// Names the unique constraint behind a violation. PostgreSQL names the
+/// constraint; SQLite names the column in its message.
+fn conflict(error: &DieselError) -> Option<Conflict> {
+    let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = error else {
+        return None;
+    };
+    let names = format!(
+        "{} {}",
+        info.constraint_name().unwrap_or_default(),
+        info.message()
+    );
+    if names.contains("email") {
+        Some(Conflict::Email)
+    } else if names.contains("username") {
+        Some(Conflict::Username)
+    } else {
+        None
+    }
+}

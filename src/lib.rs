@@ -1,0 +1,12 @@
+//! accounts: a JSON REST service for user accounts.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod openapi;
+pub mod startup;
+pub mod telemetry;

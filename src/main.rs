@@ -1,0 +1,115 @@
+//! The `accounts` binary: `serve` (the default), `migrate`,
+//! `createsuperuser --email EMAIL` and `openapi`, like Django's manage.py.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use accounts::accounts::Registration;
+use accounts::config::Settings;
+use accounts::startup::{accounts_for_cli, migrate, Application};
+use accounts::telemetry;
+
+const USAGE: &str = "usage: accounts [serve | migrate | createsuperuser --email EMAIL | openapi]
+
+  serve            run the HTTP server (the default)
+  migrate          apply pending database migrations and exit
+  createsuperuser  create a staff superuser; the password is read from the
+                   terminal, or from the first line of standard input
+  openapi          print the OpenAPI document (as committed in openapi/openapi.json)
+
+Settings come from the environment and an optional .env file; see README.md.";
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map_or("serve", String::as_str);
+    if matches!(command, "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if command == "openapi" {
+        print!("{}", accounts::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match command {
+        "serve" => serve(settings).await,
+        "migrate" => migrate(&settings).await.map(|applied| {
+            println!("{} migration(s) applied", applied.len());
+        }),
+        "createsuperuser" => create_superuser(&settings, &args[1..]).await,
+        other => {
+            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let address = settings.bind_address.clone();
+    let app = Application::build(settings).await?;
+    tracing::info!(%address, port = app.port(), "listening; Swagger UI at /docs/");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn create_superuser(settings: &Settings, args: &[String]) -> anyhow::Result<()> {
+    let email = match args {
+        [flag, email] if flag == "--email" => email.clone(),
+        [arg] if arg.starts_with("--email=") => arg["--email=".len()..].to_owned(),
+        _ => anyhow::bail!("createsuperuser needs --email EMAIL (the password is never taken from the command line)"),
+    };
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        if first != again {
+            anyhow::bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let accounts = accounts_for_cli(settings).await?;
+    let user = accounts
+        .register(Registration {
+            email,
+            password: password.into(),
+            username: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_staff: true,
+            is_superuser: true,
+            logs_in: false,
+        })
+        .await
+        .map_err(|e| match e {
+            accounts::error::ApiError::Validation(errors) => anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    println!("Superuser {} created (id {}).", user.email, user.id);
+    Ok(())
+}

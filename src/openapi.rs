@@ -1,0 +1,70 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the
+//! Swagger UI that serves it (vendored assets: no CDN, no download).
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+use crate::error::Problem;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "accounts",
+        description = "User accounts as a service: register, log in, read and edit \"me\", log out.\n\n\
+            Browser clients use the `sessionid` cookie and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
+            on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`.\n\n\
+            Every error is `application/problem+json` with a machine-readable `code`.",
+        license(name = "MIT")
+    ),
+    paths(
+        api::accounts::get_csrf,
+        api::accounts::register,
+        api::accounts::login,
+        api::accounts::logout,
+        api::me::get_me,
+        api::me::patch_me,
+        api::health::healthz,
+        api::health::readyz,
+    ),
+    components(schemas(Problem)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "accounts", description = "Registration, login and logout"),
+        (name = "me", description = "The logged-in user"),
+        (name = "operations", description = "Probes for orchestrators"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionid",
+                "Browser session cookie, set by login and register. Unsafe methods also need the X-CSRFToken header.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The token from login or register with \"client\": \"app\"."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn document_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        + "\n"
+}

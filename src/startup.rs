@@ -1,0 +1,199 @@
+//! Builds the whole service from `Settings`: pool and migrations, session
+//! store, password hasher, and the HTTP server. `main` and the integration
+//! tests both go through `Application::build`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use secrecy::ExposeSecret;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::accounts::Accounts;
+use crate::api::json::JsonLimit;
+use crate::api::{fallback, routes, AppState};
+use crate::auth::current::SessionPolicy;
+use crate::auth::passwords::Passwords;
+use crate::auth::sessions::{DbStore, RedisStore, Sessions};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
+use crate::config::{SameSite as SameSiteSetting, Settings};
+use crate::db::Db;
+use crate::openapi::ApiDoc;
+use crate::telemetry::{spawn_blocking_in_span, trace_requests};
+
+/// How often expired rows of the embedded stores are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// The long-lived parts every instance of the app shares.
+struct Services {
+    accounts: Accounts,
+    sessions: Sessions,
+}
+
+async fn connect_redis(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
+    // Bounded waits: while Redis is down a request gets a 503 in about a
+    // second instead of hanging; the manager reconnects by itself later.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(Duration::from_secs(1))
+        .set_number_of_retries(1)
+        .set_max_delay(500);
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at REDIS_URL: {e}"))
+}
+
+async fn services(settings: &Settings) -> anyhow::Result<Services> {
+    let db = Db::new(settings)?;
+    let applied = db.migrate().await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied database migrations");
+    }
+    let (sessions, throttle) = match &settings.redis_url {
+        Some(url) => {
+            let conn = connect_redis(url.expose_secret()).await?;
+            (
+                Sessions::Redis(RedisStore::new(
+                    conn.clone(),
+                    &settings.redis_key_prefix,
+                    settings.session_absolute_timeout,
+                )),
+                LoginThrottle::redis(conn, settings),
+            )
+        }
+        None => (
+            Sessions::Database(DbStore::new(db.clone(), settings.session_absolute_timeout)),
+            LoginThrottle::database(db.clone(), settings),
+        ),
+    };
+    let hasher_settings = settings.clone();
+    let passwords = spawn_blocking_in_span(move || Passwords::new(&hasher_settings))
+        .await
+        .map_err(|_| anyhow::anyhow!("the blocking pool is shut down"))??;
+    Ok(Services { accounts: Accounts { db, passwords, throttle }, sessions })
+}
+
+/// The account use cases alone, for the command-line tools.
+pub async fn accounts_for_cli(settings: &Settings) -> anyhow::Result<Accounts> {
+    Ok(services(settings).await?.accounts)
+}
+
+/// Applies migrations and nothing else (`accounts migrate`).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
+    Db::new(settings)?.migrate().await
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let Services { accounts, sessions } = services(&settings).await?;
+        spawn_purger(&accounts, &sessions);
+
+        let listener = TcpListener::bind(&settings.bind_address)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
+        let port = listener.local_addr()?.port();
+
+        // actix's Key wants 64 bytes; HKDF stretches SECRET_KEY to that.
+        let key = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
+        let policy = SessionPolicy {
+            idle_timeout: settings.session_idle_timeout,
+            absolute_timeout: settings.session_absolute_timeout,
+            touch_interval: settings.session_touch_interval,
+        };
+        let state = web::Data::new(AppState { accounts, sessions: sessions.clone(), policy, settings: settings.clone() });
+        let cookie_key = web::Data::new(CookieKey(key.clone()));
+        let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));
+        let policy = web::Data::new(policy);
+        let openapi = ApiDoc::openapi();
+        let idle = actix_web::cookie::time::Duration::seconds(
+            i64::try_from(settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX),
+        );
+        let same_site = match settings.cookie_same_site {
+            SameSiteSetting::Lax => SameSite::Lax,
+            SameSiteSetting::Strict => SameSite::Strict,
+            SameSiteSetting::None => SameSite::None,
+        };
+        let cookie_secure = settings.cookie_secure;
+
+        let server = HttpServer::new(move || {
+            let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
+                .cookie_name(SESSION_COOKIE.to_owned())
+                .cookie_http_only(true)
+                .cookie_secure(cookie_secure)
+                .cookie_same_site(same_site)
+                .cookie_content_security(CookieContentSecurity::Signed)
+                .session_lifecycle(BrowserSession::default().state_ttl(idle))
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(cookie_key.clone())
+                .app_data(json_limit.clone())
+                .app_data(policy.clone())
+                .configure(routes::configure)
+                .service(web::redirect("/docs", "/docs/"))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .default_service(web::to(fallback::not_found))
+                // Wrapped inside out: the last one sees the request first.
+                .wrap(IdentityMiddleware::default())
+                .wrap(session_middleware)
+                .wrap(from_fn(session_transport))
+                .wrap(from_fn(fallback::finish_responses))
+                .wrap(from_fn(trace_requests))
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn server(self) -> Server {
+        self.server
+    }
+}
+
+/// Deletes expired rows of the embedded session and throttle stores.
+fn spawn_purger(accounts: &Accounts, sessions: &Sessions) {
+    let Sessions::Database(store) = sessions.clone() else {
+        return;
+    };
+    let throttle = accounts.throttle.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.purge_expired().await {
+                tracing::warn!(error = %e, "could not purge expired sessions");
+            }
+            if let Err(e) = throttle.purge_expired().await {
+                tracing::warn!(error = %e, "could not purge expired login counters");
+            }
+        }
+    });
+}
+
