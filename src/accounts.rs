@@ -46,15 +46,27 @@ impl Accounts {
     /// and its profile. A taken email is 409 however the race is run.
     pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
         let mut errors = FieldErrors::new();
-        let email = Email::parse(&input.email).map_err(|e| push(&mut errors, "email", [e])).ok();
-        let username = parse_username(&input.username).map_err(|e| push(&mut errors, "username", [e])).ok();
-        let first_name = parse_name(&input.first_name).map_err(|e| push(&mut errors, "first_name", [e])).ok();
-        let last_name = parse_name(&input.last_name).map_err(|e| push(&mut errors, "last_name", [e])).ok();
+        let email = Email::parse(&input.email)
+            .map_err(|e| push(&mut errors, "email", [e]))
+            .ok();
+        let username = parse_username(&input.username)
+            .map_err(|e| push(&mut errors, "username", [e]))
+            .ok();
+        let first_name = parse_name(&input.first_name)
+            .map_err(|e| push(&mut errors, "first_name", [e]))
+            .ok();
+        let last_name = parse_name(&input.last_name)
+            .map_err(|e| push(&mut errors, "last_name", [e]))
+            .ok();
         let attributes = UserAttributes {
             email: email.as_ref().map_or(input.email.as_str(), Email::as_str),
             username: username.as_deref().unwrap_or_default(),
         };
-        push(&mut errors, "password", check_password(input.password.expose_secret(), &attributes));
+        push(
+            &mut errors,
+            "password",
+            check_password(input.password.expose_secret(), &attributes),
+        );
         let (Some(email), Some(username), Some(first_name), Some(last_name), true) =
             (email, username, first_name, last_name, errors.is_empty())
         else {
@@ -65,7 +77,11 @@ impl Accounts {
         // Cheap early answer before the expensive hash; the unique index
         // still decides races.
         let probe = canonical.clone();
-        if self.db.run(move |conn| users::email_exists(conn, &probe)).await? {
+        if self
+            .db
+            .run(move |conn| users::email_exists(conn, &probe))
+            .await?
+        {
             return Err(ApiError::EmailTaken);
         }
         let hash = self.passwords.hash(input.password).await?;
@@ -88,25 +104,36 @@ impl Accounts {
 
     /// Checks an email and password. Unknown email, wrong password and an
     /// inactive account are the same 401 after the same Argon2 work.
-    pub async fn authenticate(&self, email: &str, password: SecretString, client_ip: &str) -> Result<User, ApiError> {
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: SecretString,
+        client_ip: &str,
+    ) -> Result<User, ApiError> {
         if password.expose_secret().chars().count() > MAX_LENGTH {
             return Err(ApiError::field(
                 "password",
                 format!("Ensure this field has no more than {MAX_LENGTH} characters."),
             ));
         }
-        let canonical = Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        let canonical =
+            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
         self.throttle.check(&canonical, client_ip).await?;
 
         let probe = canonical.clone();
-        let user = self.db.run(move |conn| users::find_by_email(conn, &probe)).await?;
+        let user = self
+            .db
+            .run(move |conn| users::find_by_email(conn, &probe))
+            .await?;
         let stored = user.as_ref().map(|u| u.password.clone());
         let verified = self.passwords.verify(password, stored).await?;
         match (user, verified) {
             (Some(mut user), Verified::Yes { rehashed }) if user.is_active => {
                 let now = crate::db::now();
                 let id = user.id;
-                self.db.run(move |conn| users::record_login(conn, id, now, rehashed)).await?;
+                self.db
+                    .run(move |conn| users::record_login(conn, id, now, rehashed))
+                    .await?;
                 self.throttle.record_success(&canonical).await?;
                 user.last_login = Some(now);
                 Ok(user)
@@ -134,17 +161,25 @@ impl Accounts {
         let mut errors = FieldErrors::new();
         let mut changes = UserChanges::default();
         if let Some(raw) = username {
-            changes.username = parse_username(&raw).map_err(|e| push(&mut errors, "username", [e])).ok();
+            changes.username = parse_username(&raw)
+                .map_err(|e| push(&mut errors, "username", [e]))
+                .ok();
         }
         if let Some(raw) = first_name {
-            changes.first_name = parse_name(&raw).map_err(|e| push(&mut errors, "first_name", [e])).ok();
+            changes.first_name = parse_name(&raw)
+                .map_err(|e| push(&mut errors, "first_name", [e]))
+                .ok();
         }
         if let Some(raw) = last_name {
-            changes.last_name = parse_name(&raw).map_err(|e| push(&mut errors, "last_name", [e])).ok();
+            changes.last_name = parse_name(&raw)
+                .map_err(|e| push(&mut errors, "last_name", [e]))
+                .ok();
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        self.db.run(move |conn| users::update(conn, user_id, changes)).await
+        self.db
+            .run(move |conn| users::update(conn, user_id, changes))
+            .await
     }
 }

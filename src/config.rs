@@ -160,10 +160,15 @@ impl Settings {
             database_connect_timeout: secs(&var, "DATABASE_CONNECT_TIMEOUT_SECS", 2)?,
             redis_url: redis_url.map(Into::into),
             redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "accounts:".into()),
-            media_root: var("MEDIA_ROOT").map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
+            media_root: var("MEDIA_ROOT")
+                .map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
             secret_key: secret_key.into(),
             cookie_secure: parse(&var, "COOKIE_SECURE", !loopback)?,
-            cookie_same_site: match var("COOKIE_SAMESITE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            cookie_same_site: match var("COOKIE_SAMESITE")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 None | Some("lax") => SameSite::Lax,
                 Some("strict") => SameSite::Strict,
                 Some("none") => SameSite::None,
@@ -210,16 +215,27 @@ impl Settings {
 
     fn check(&self) -> Result<(), ConfigError> {
         let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
-        if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
+        if self.argon2_memory_kib < 19_456
+            || self.argon2_iterations < 2
+            || self.argon2_parallelism < 1
+        {
             return fail("Argon2 parameters must be at least OWASP's: ARGON2_MEMORY_KIB>=19456, ARGON2_ITERATIONS>=2, ARGON2_PARALLELISM>=1");
         }
-        if self.workers == 0 || self.password_hash_concurrency == 0 || self.database_pool_size == 0 {
-            return fail("WORKERS, PASSWORD_HASH_CONCURRENCY and DATABASE_POOL_SIZE must be at least 1");
+        if self.workers == 0 || self.password_hash_concurrency == 0 || self.database_pool_size == 0
+        {
+            return fail(
+                "WORKERS, PASSWORD_HASH_CONCURRENCY and DATABASE_POOL_SIZE must be at least 1",
+            );
         }
         if self.session_idle_timeout.is_zero() || self.session_absolute_timeout.is_zero() {
-            return fail("SESSION_IDLE_TIMEOUT_SECS and SESSION_ABSOLUTE_TIMEOUT_SECS must be positive");
+            return fail(
+                "SESSION_IDLE_TIMEOUT_SECS and SESSION_ABSOLUTE_TIMEOUT_SECS must be positive",
+            );
         }
-        if self.login_failure_window.is_zero() || self.login_failures_per_account == 0 || self.login_failures_per_ip == 0 {
+        if self.login_failure_window.is_zero()
+            || self.login_failures_per_account == 0
+            || self.login_failures_per_ip == 0
+        {
             return fail("LOGIN_FAILURE_WINDOW_SECS, LOGIN_FAILURES_PER_ACCOUNT and LOGIN_FAILURES_PER_IP must be positive");
         }
         if self.max_json_body_bytes == 0 || self.max_picture_bytes == 0 {
@@ -229,7 +245,9 @@ impl Settings {
             return fail("COOKIE_SAMESITE=none needs COOKIE_SECURE=true (browsers drop such cookies otherwise)");
         }
         if self.cors_allowed_origins.iter().any(|o| o == "*") {
-            return fail("CORS_ALLOWED_ORIGINS cannot be * (credentials are allowed); list the origins");
+            return fail(
+                "CORS_ALLOWED_ORIGINS cannot be * (credentials are allowed); list the origins",
+            );
         }
         Ok(())
     }
@@ -247,7 +265,10 @@ fn parse<T: FromStr>(
     match var(name) {
         None => Ok(default),
         Some(raw) => raw.trim().parse().map_err(|_| {
-            ConfigError(format!("{name}={raw:?} is not a valid {}", std::any::type_name::<T>()))
+            ConfigError(format!(
+                "{name}={raw:?} is not a valid {}",
+                std::any::type_name::<T>()
+            ))
         }),
     }
 }
@@ -266,8 +287,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -286,14 +309,21 @@ mod tests {
     fn secret_key_is_required_off_loopback() {
         let err = from(&[("BIND_ADDRESS", "0.0.0.0:8000")]).unwrap_err();
         assert!(err.to_string().contains("SECRET_KEY is required"), "{err}");
-        let ok = from(&[("BIND_ADDRESS", "0.0.0.0:8000"), ("SECRET_KEY", &"k".repeat(64))]).unwrap();
+        let ok = from(&[
+            ("BIND_ADDRESS", "0.0.0.0:8000"),
+            ("SECRET_KEY", &"k".repeat(64)),
+        ])
+        .unwrap();
         assert!(ok.cookie_secure, "Secure cookies by default off loopback");
     }
 
     #[test]
     fn bad_values_name_the_variable() {
         let err = from(&[("LOGIN_FAILURES_PER_ACCOUNT", "many")]).unwrap_err();
-        assert!(err.to_string().contains("LOGIN_FAILURES_PER_ACCOUNT"), "{err}");
+        assert!(
+            err.to_string().contains("LOGIN_FAILURES_PER_ACCOUNT"),
+            "{err}"
+        );
         let err = from(&[("ARGON2_MEMORY_KIB", "1024")]).unwrap_err();
         assert!(err.to_string().contains("OWASP"), "{err}");
         let err = from(&[("DATABASE_URL", "mysql://x")]).unwrap_err();

@@ -83,7 +83,9 @@ impl ApiError {
             ApiError::Malformed(why) => why.clone(),
             ApiError::Validation(_) => "The request body has invalid fields.".into(),
             ApiError::InvalidCredentials => "The email or password is not correct.".into(),
-            ApiError::NotAuthenticated => "Authentication credentials were not provided or have expired.".into(),
+            ApiError::NotAuthenticated => {
+                "Authentication credentials were not provided or have expired.".into()
+            }
             ApiError::CsrfFailed(why) => format!("CSRF check failed: {why}."),
             ApiError::NotFound => "The requested resource was not found.".into(),
             ApiError::MethodNotAllowed => "The method is not allowed for this resource.".into(),
@@ -91,9 +93,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 format!("The request body exceeds the limit of {limit} bytes.")
             }
-            ApiError::TooManyAttempts { retry_after_secs } => format!(
-                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
-            ),
+            ApiError::TooManyAttempts { retry_after_secs } => {
+                format!("Too many failed login attempts. Try again in {retry_after_secs} seconds.")
+            }
             ApiError::Unavailable(_) => {
                 "A backing service is unavailable. Try again shortly.".into()
             }
@@ -146,7 +148,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         match self {
-            ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "internal error"),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error")
+            }
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "backing service unavailable"),
             _ => {}
         }

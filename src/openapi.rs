@@ -54,7 +54,9 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The token from login or register with \"client\": \"app\"."))
+                    .description(Some(
+                        "The token from login or register with \"client\": \"app\".",
+                    ))
                     .build(),
             ),
         );

@@ -46,7 +46,8 @@ struct Services {
 }
 
 async fn connect_redis(url: &str) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
+    let client =
+        redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
     // Bounded waits: while Redis is down a request gets a 503 in about a
     // second instead of hanging; the manager reconnects by itself later.
     let config = ConnectionManagerConfig::new()
@@ -86,7 +87,14 @@ async fn services(settings: &Settings) -> anyhow::Result<Services> {
     let passwords = spawn_blocking_in_span(move || Passwords::new(&hasher_settings))
         .await
         .map_err(|_| anyhow::anyhow!("the blocking pool is shut down"))??;
-    Ok(Services { accounts: Accounts { db, passwords, throttle }, sessions })
+    Ok(Services {
+        accounts: Accounts {
+            db,
+            passwords,
+            throttle,
+        },
+        sessions,
+    })
 }
 
 /// The account use cases alone, for the command-line tools.
@@ -116,7 +124,12 @@ impl Application {
             absolute_timeout: settings.session_absolute_timeout,
             touch_interval: settings.session_touch_interval,
         };
-        let state = web::Data::new(AppState { accounts, sessions: sessions.clone(), policy, settings: settings.clone() });
+        let state = web::Data::new(AppState {
+            accounts,
+            sessions: sessions.clone(),
+            policy,
+            settings: settings.clone(),
+        });
         let cookie_key = web::Data::new(CookieKey(key.clone()));
         let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));
         let policy = web::Data::new(policy);
@@ -196,4 +209,3 @@ fn spawn_purger(accounts: &Accounts, sessions: &Sessions) {
         }
     });
 }
-

@@ -31,7 +31,11 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     let token = req
         .cookie(CSRF_COOKIE)
         .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .unwrap_or_else(csrf_token);
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/")
@@ -43,7 +47,9 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         })
         .max_age(actix_web::cookie::time::Duration::days(365))
         .finish();
-    HttpResponse::Ok().cookie(cookie).json(CsrfResponse { csrf_token: token })
+    HttpResponse::Ok()
+        .cookie(cookie)
+        .json(CsrfResponse { csrf_token: token })
 }
 
 /// Register
@@ -81,7 +87,14 @@ pub async fn register(
             logs_in: true,
         })
         .await?;
-    let response = log_in(&req, &state, &session, &user, body.client.unwrap_or_default()).await?;
+    let response = log_in(
+        &req,
+        &state,
+        &session,
+        &user,
+        body.client.unwrap_or_default(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -110,7 +123,10 @@ pub async fn login(
     let body = body.0;
     if body.email.trim().is_empty() || body.password.is_empty() {
         let mut errors = crate::error::FieldErrors::new();
-        for (field, value) in [("email", body.email.trim()), ("password", body.password.as_str())] {
+        for (field, value) in [
+            ("email", body.email.trim()),
+            ("password", body.password.as_str()),
+        ] {
             if value.is_empty() {
                 errors.insert(field.into(), vec!["This field may not be blank.".into()]);
             }
@@ -118,8 +134,18 @@ pub async fn login(
         return Err(ApiError::Validation(errors));
     }
     let ip = state.client_ip(&req);
-    let user = state.accounts.authenticate(&body.email, body.password.into(), &ip).await?;
-    let response = log_in(&req, &state, &session, &user, body.client.unwrap_or_default()).await?;
+    let user = state
+        .accounts
+        .authenticate(&body.email, body.password.into(), &ip)
+        .await?;
+    let response = log_in(
+        &req,
+        &state,
+        &session,
+        &user,
+        body.client.unwrap_or_default(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(response))
 }
 
@@ -138,21 +164,41 @@ async fn log_in(
         ClientKind::Browser => {
             // Nothing from before the login survives it, and the key is new.
             session.clear();
-            let state_error = |e: actix_session::SessionInsertError| ApiError::internal(format!("session state: {e}"));
-            session.insert(CLIENT_KEY, ClientKind::Browser).map_err(state_error)?;
-            session.insert(CREATED_AT_KEY, now.timestamp()).map_err(state_error)?;
-            session.insert(LAST_SEEN_KEY, now.timestamp()).map_err(state_error)?;
+            let state_error = |e: actix_session::SessionInsertError| {
+                ApiError::internal(format!("session state: {e}"))
+            };
+            session
+                .insert(CLIENT_KEY, ClientKind::Browser)
+                .map_err(state_error)?;
+            session
+                .insert(CREATED_AT_KEY, now.timestamp())
+                .map_err(state_error)?;
+            session
+                .insert(LAST_SEEN_KEY, now.timestamp())
+                .map_err(state_error)?;
             Identity::login(&req.extensions(), user.id.to_string())
                 .map_err(|e| ApiError::internal(format!("identity: {e}")))?;
-            Ok(AuthResponse { user: user_out, token: None, expires_at: None })
+            Ok(AuthResponse {
+                user: user_out,
+                token: None,
+                expires_at: None,
+            })
         }
         ClientKind::App => {
             let token = state
                 .sessions
-                .create(new_state(user.id, ClientKind::App, now), state.policy.idle_timeout)
+                .create(
+                    new_state(user.id, ClientKind::App, now),
+                    state.policy.idle_timeout,
+                )
                 .await?;
-            let lifetime = chrono::Duration::from_std(state.policy.absolute_timeout).unwrap_or(chrono::Duration::MAX);
-            Ok(AuthResponse { user: user_out, token: Some(token), expires_at: Some(now + lifetime) })
+            let lifetime = chrono::Duration::from_std(state.policy.absolute_timeout)
+                .unwrap_or(chrono::Duration::MAX);
+            Ok(AuthResponse {
+                user: user_out,
+                token: Some(token),
+                expires_at: Some(now + lifetime),
+            })
         }
     }
 }

@@ -24,7 +24,8 @@ pub async fn method_not_allowed() -> HttpResponse {
 
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// Swagger UI needs its own scripts, styles and inline SVG images.
-const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+const DOCS_CSP: &str =
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
                         script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
 pub async fn finish_responses(
@@ -38,11 +39,15 @@ pub async fn finish_responses(
                 StatusCode::NOT_FOUND => ApiError::NotFound,
                 StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },
-                status if status.is_server_error() => ApiError::internal(format!("{status} without a problem body")),
+                status if status.is_server_error() => {
+                    ApiError::internal(format!("{status} without a problem body"))
+                }
                 _ => ApiError::Malformed("The request could not be understood.".into()),
             };
             let allow = res.headers().get(header::ALLOW).cloned();
-            let mut res = res.into_response(error.error_response()).map_into_right_body();
+            let mut res = res
+                .into_response(error.error_response())
+                .map_into_right_body();
             if let Some(allow) = allow {
                 res.headers_mut().insert(header::ALLOW, allow);
             }
@@ -58,8 +63,14 @@ pub async fn finish_responses(
         Err(error) => return Err(ApiError::Unavailable(format!("session store: {error}")).into()),
     };
     let headers = res.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let docs = path.starts_with("/docs");
     headers.insert(
@@ -81,4 +92,3 @@ fn needs_problem_body<B>(res: &ServiceResponse<B>) -> bool {
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
 }
-

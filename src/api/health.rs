@@ -16,7 +16,9 @@ use crate::error::{ApiError, Problem};
     responses((status = 200, description = "The process is running", body = HealthResponse))
 )]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse { status: "ok".into() })
+    HttpResponse::Ok().json(HealthResponse {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness
@@ -31,12 +33,18 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (db, sessions) = futures_util::future::join(state.accounts.db.ping(), state.sessions.ping()).await;
+    let (db, sessions) =
+        futures_util::future::join(state.accounts.db.ping(), state.sessions.ping()).await;
     let verdict = |r: &Result<(), ApiError>| if r.is_ok() { "ok" } else { "unavailable" };
     if db.is_ok() && sessions.is_ok() {
-        return Ok(HttpResponse::Ok().json(HealthResponse { status: "ready".into() }));
+        return Ok(HttpResponse::Ok().json(HealthResponse {
+            status: "ready".into(),
+        }));
     }
-    for failure in [db.as_ref().err(), sessions.as_ref().err()].into_iter().flatten() {
+    for failure in [db.as_ref().err(), sessions.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
         tracing::warn!(error = %failure, "readiness check failed");
     }
     Err(ApiError::NotReady(BTreeMap::from([

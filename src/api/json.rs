@@ -26,7 +26,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
+        let limit = req
+            .app_data::<web::Data<JsonLimit>>()
+            .map_or(1 << 20, |l| l.0);
         let content_type_ok = is_json(req);
         let declared: Option<usize> = req
             .headers()
@@ -37,7 +39,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::Malformed(
-                    "The request body must be JSON, sent with Content-Type: application/json.".into(),
+                    "The request body must be JSON, sent with Content-Type: application/json."
+                        .into(),
                 ));
             }
             if declared.is_some_and(|n| n > limit) {
@@ -45,7 +48,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
+                let chunk = chunk.map_err(|_| {
+                    ApiError::Malformed("The request body could not be read.".into())
+                })?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
@@ -59,7 +64,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 fn is_json(req: &HttpRequest) -> bool {
     match req.mime_type() {
         Ok(Some(mime)) => {
-            mime.type_() == "application" && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+            mime.type_() == "application"
+                && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
         }
         _ => false,
     }
@@ -67,6 +73,19 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// Deserialises, turning serde's error into the contract's shape.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object; serde would also fill a struct
+    // from an array, with confusing messages.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
+        let mut errors = FieldErrors::new();
+        errors.insert(
+            "non_field_errors".into(),
+            vec!["Expected a JSON object.".into()],
+        );
+        return Err(ApiError::Validation(errors));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         // Trailing characters after the JSON value are a syntax error.
@@ -80,16 +99,28 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if !inner.is_data() {
         return Err(malformed(inner));
     }
+    // A shape error reported before a later syntax error: the body is
+    // still not JSON, and that is the problem to report.
+    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(malformed(&syntax));
+    }
     let message = inner.to_string();
     // serde's message ends with " at line L column C": not for people.
     let message = message.split(" at line ").next().unwrap_or_default();
     let path = error.path().to_string();
     let (field, text) = if let Some(name) = between_backticks(message, "unknown field `") {
-        (join(&path, &name), "Unknown field.".to_owned())
+        // The path already ends at the unknown field.
+        (
+            if path == "." { name } else { path },
+            "Unknown field.".to_owned(),
+        )
     } else if let Some(name) = between_backticks(message, "missing field `") {
         (join(&path, &name), "This field is required.".to_owned())
     } else if message.starts_with("invalid type: null") {
-        (field_or_body(&path), "This field may not be null.".to_owned())
+        (
+            field_or_body(&path),
+            "This field may not be null.".to_owned(),
+        )
     } else {
         (field_or_body(&path), capitalise(message))
     };
@@ -158,17 +189,32 @@ mod tests {
 
     #[test]
     fn shapes_name_the_field() {
-        assert_eq!(errors(r#"{"email":"a@b.co"}"#)["password"], ["This field is required."]);
-        assert_eq!(errors(r#"{"email":"a","password":"b","x":1}"#)["x"], ["Unknown field."]);
-        assert_eq!(errors(r#"{"email":5,"password":"b"}"#)["email"], ["Invalid type: integer `5`, expected a string."]);
-        assert_eq!(errors(r#"{"email":null,"password":"b"}"#)["email"], ["This field may not be null."]);
+        assert_eq!(
+            errors(r#"{"email":"a@b.co"}"#)["password"],
+            ["This field is required."]
+        );
+        assert_eq!(
+            errors(r#"{"email":"a","password":"b","x":1}"#)["x"],
+            ["Unknown field."]
+        );
+        assert_eq!(
+            errors(r#"{"email":5,"password":"b"}"#)["email"],
+            ["Invalid type: integer `5`, expected a string."]
+        );
+        assert_eq!(
+            errors(r#"{"email":null,"password":"b"}"#)["email"],
+            ["This field may not be null."]
+        );
         assert!(errors("[1]").contains_key("non_field_errors"));
     }
 
     #[test]
     fn syntax_errors_are_malformed() {
         for body in ["{", "", "{\"email\": }", "{} trailing", "nul"] {
-            assert!(matches!(parse::<Login>(body.as_bytes()), Err(ApiError::Malformed(_))), "{body:?}");
+            assert!(
+                matches!(parse::<Login>(body.as_bytes()), Err(ApiError::Malformed(_))),
+                "{body:?}"
+            );
         }
     }
 }

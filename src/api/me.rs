@@ -11,7 +11,10 @@ use crate::error::{ApiError, Problem};
 
 /// The session's user, or 401 (ending the session) when the account is gone
 /// or deactivated.
-pub async fn current_user(state: &AppState, auth: Authenticated) -> Result<(User, Authenticated), ApiError> {
+pub async fn current_user(
+    state: &AppState,
+    auth: Authenticated,
+) -> Result<(User, Authenticated), ApiError> {
     match state.accounts.active_user(auth.user_id).await? {
         Some(user) => Ok((user, auth)),
         None => {
@@ -30,9 +33,14 @@ pub async fn current_user(state: &AppState, auth: Authenticated) -> Result<(User
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]
-pub async fn get_me(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn get_me(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let (user, _) = current_user(&state, auth).await?;
-    Ok(HttpResponse::Ok().json(UserResponse { user: (&user).into() }))
+    Ok(HttpResponse::Ok().json(UserResponse {
+        user: (&user).into(),
+    }))
 }
 
 /// Edit my name and username
@@ -61,5 +69,7 @@ pub async fn patch_me(
         .accounts
         .update_user(user.id, body.username, body.first_name, body.last_name)
         .await?;
-    Ok(HttpResponse::Ok().json(UserResponse { user: (&user).into() }))
+    Ok(HttpResponse::Ok().json(UserResponse {
+        user: (&user).into(),
+    }))
 }

@@ -7,6 +7,14 @@ use utoipa::ToSchema;
 use crate::auth::sessions::ClientKind;
 use crate::db::models::User;
 
+/// For optional fields that may be left out but not sent as `null`
+/// (`null` is a 400, as in Django REST framework).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
@@ -71,14 +79,18 @@ pub struct UserResponse {
 pub struct RegisterRequest {
     pub email: String,
     pub password: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub username: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub first_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub last_name: Option<String>,
     /// `browser` (default): a session cookie; `app`: a Bearer token.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub client: Option<ClientKind>,
 }
 
@@ -89,7 +101,8 @@ pub struct LoginRequest {
     pub email: String,
     pub password: String,
     /// `browser` (default): a session cookie; `app`: a Bearer token.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub client: Option<ClientKind>,
 }
 
@@ -98,8 +111,14 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"first_name": "Augusta Ada", "last_name": "King"}))]
 pub struct UpdateMeRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub username: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub last_name: Option<String>,
 }
 

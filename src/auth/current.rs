@@ -43,7 +43,9 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let policy = req
         .app_data::<web::Data<SessionPolicy>>()
         .ok_or_else(|| ApiError::internal("session policy not configured"))?;
-    let identity = <Identity as FromRequest>::extract(req).into_inner().map_err(|_| ApiError::NotAuthenticated)?;
+    let identity = <Identity as FromRequest>::extract(req)
+        .into_inner()
+        .map_err(|_| ApiError::NotAuthenticated)?;
     let user_id = identity
         .id()
         .ok()

@@ -55,13 +55,19 @@ impl Passwords {
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
         let params = self.params.clone();
-        self.on_pool(move || hash_blocking(&params, password.expose_secret()).map_err(ApiError::from))
-            .await
+        self.on_pool(move || {
+            hash_blocking(&params, password.expose_secret()).map_err(ApiError::from)
+        })
+        .await
     }
 
     /// Checks `password` against a stored PHC string, or against the dummy
     /// hash when there is none (unknown account): same work, same answer.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<Verified, ApiError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<Verified, ApiError> {
         let params = self.params.clone();
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
@@ -72,15 +78,25 @@ impl Passwords {
                 return Ok(Verified::No);
             };
             let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-            if argon2.verify_password(password.as_bytes(), &parsed).is_err() || !known {
+            if argon2
+                .verify_password(password.as_bytes(), &parsed)
+                .is_err()
+                || !known
+            {
                 return Ok(Verified::No);
             }
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm.as_str() != "argon2id"
                 || current.is_none_or(|p| {
-                    p.m_cost() != params.m_cost() || p.t_cost() != params.t_cost() || p.p_cost() != params.p_cost()
+                    p.m_cost() != params.m_cost()
+                        || p.t_cost() != params.t_cost()
+                        || p.p_cost() != params.p_cost()
                 });
-            let rehashed = if outdated { Some(hash_blocking(&params, password)?) } else { None };
+            let rehashed = if outdated {
+                Some(hash_blocking(&params, password)?)
+            } else {
+                None
+            };
             Ok(Verified::Yes { rehashed })
         })
         .await
@@ -112,7 +128,9 @@ mod tests {
     use super::*;
 
     fn passwords(memory_kib: &str) -> Passwords {
-        let s = Settings::from_lookup(|k| (k == "ARGON2_MEMORY_KIB").then(|| memory_kib.to_owned())).unwrap();
+        let s =
+            Settings::from_lookup(|k| (k == "ARGON2_MEMORY_KIB").then(|| memory_kib.to_owned()))
+                .unwrap();
         Passwords::new(&s).unwrap()
     }
 
@@ -120,12 +138,22 @@ mod tests {
     async fn hashes_are_argon2id_phc_strings_at_owasp_parameters() {
         let p = passwords("19456");
         let hash = p.hash("correct horse".to_owned().into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(
-            p.verify("correct horse".to_owned().into(), Some(hash.clone())).await.unwrap(),
+            p.verify("correct horse".to_owned().into(), Some(hash.clone()))
+                .await
+                .unwrap(),
             Verified::Yes { rehashed: None }
         );
-        assert_eq!(p.verify("wrong".to_owned().into(), Some(hash)).await.unwrap(), Verified::No);
+        assert_eq!(
+            p.verify("wrong".to_owned().into(), Some(hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
     }
 
     #[actix_web::test]
@@ -137,9 +165,16 @@ mod tests {
 
     #[actix_web::test]
     async fn a_hash_with_older_parameters_is_upgraded_on_login() {
-        let old = passwords("19456").hash("correct horse".to_owned().into()).await.unwrap();
+        let old = passwords("19456")
+            .hash("correct horse".to_owned().into())
+            .await
+            .unwrap();
         let newer = passwords("20000");
-        match newer.verify("correct horse".to_owned().into(), Some(old)).await.unwrap() {
+        match newer
+            .verify("correct horse".to_owned().into(), Some(old))
+            .await
+            .unwrap()
+        {
             Verified::Yes { rehashed: Some(h) } => assert!(h.contains("m=20000"), "{h}"),
             other => panic!("expected a re-hash, got {other:?}"),
         }

@@ -24,7 +24,10 @@ struct Limits {
 
 #[derive(Clone)]
 enum Counters {
-    Redis { conn: ConnectionManager, prefix: String },
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
     Database(Db),
 }
 
@@ -40,7 +43,13 @@ fn unavailable(e: redis::RedisError) -> ApiError {
 
 impl LoginThrottle {
     pub fn redis(conn: ConnectionManager, settings: &Settings) -> Self {
-        Self::with(Counters::Redis { conn, prefix: settings.redis_key_prefix.clone() }, settings)
+        Self::with(
+            Counters::Redis {
+                conn,
+                prefix: settings.redis_key_prefix.clone(),
+            },
+            settings,
+        )
     }
 
     pub fn database(db: Db, settings: &Settings) -> Self {
@@ -74,7 +83,9 @@ impl LoginThrottle {
             .map(|((_, secs_left), _)| *secs_left)
             .max();
         match retry_after {
-            Some(secs) => Err(ApiError::TooManyAttempts { retry_after_secs: secs.max(1) }),
+            Some(secs) => Err(ApiError::TooManyAttempts {
+                retry_after_secs: secs.max(1),
+            }),
             None => Ok(()),
         }
     }
@@ -89,15 +100,25 @@ impl LoginThrottle {
                 for key in &keys {
                     let key = format!("{prefix}login_failures:{key}");
                     // Opens the window at the first failure; INCR keeps the TTL.
-                    pipe.cmd("SET").arg(&key).arg(0).arg("EX").arg(window.as_secs().max(1)).arg("NX").ignore();
+                    pipe.cmd("SET")
+                        .arg(&key)
+                        .arg(0)
+                        .arg("EX")
+                        .arg(window.as_secs().max(1))
+                        .arg("NX")
+                        .ignore();
                     pipe.incr(&key, 1).ignore();
                 }
-                pipe.query_async::<()>(&mut conn.clone()).await.map_err(unavailable)
+                pipe.query_async::<()>(&mut conn.clone())
+                    .await
+                    .map_err(unavailable)
             }
             Counters::Database(db) => {
                 db.run(move |conn| {
                     let now = Utc::now();
-                    let ends = (now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX)).naive_utc();
+                    let ends = (now
+                        + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX))
+                    .naive_utc();
                     for key in &keys {
                         rows::record(conn, key, now.naive_utc(), ends)?;
                     }
@@ -128,21 +149,26 @@ impl LoginThrottle {
                 let mut pipe = redis::pipe();
                 for key in keys {
                     let key = format!("{prefix}login_failures:{key}");
-                    pipe.get(&key).ttl(&key);
+                    pipe.get(&key).pttl(&key);
                 }
                 let raw: Vec<(Option<u64>, i64)> = {
-                    let flat: Vec<redis::Value> = pipe.query_async(&mut conn.clone()).await.map_err(unavailable)?;
+                    let flat: Vec<redis::Value> = pipe
+                        .query_async(&mut conn.clone())
+                        .await
+                        .map_err(unavailable)?;
                     flat.chunks(2)
                         .map(|pair| {
-                            let count = redis::from_redis_value::<Option<u64>>(&pair[0]).ok().flatten();
-                            let ttl = redis::from_redis_value::<i64>(&pair[1]).unwrap_or(-2);
-                            (count, ttl)
+                            let count = redis::from_redis_value::<Option<u64>>(&pair[0])
+                                .ok()
+                                .flatten();
+                            let ttl_ms = redis::from_redis_value::<i64>(&pair[1]).unwrap_or(-2);
+                            (count, ttl_ms)
                         })
                         .collect()
                 };
                 Ok(raw
                     .into_iter()
-                    .map(|(count, ttl)| (count.unwrap_or(0), ttl.max(0).unsigned_abs()))
+                    .map(|(count, ttl_ms)| (count.unwrap_or(0), ceil_secs(ttl_ms)))
                     .collect())
             }
             Counters::Database(db) => {
@@ -151,12 +177,17 @@ impl LoginThrottle {
                     let now = Utc::now().naive_utc();
                     keys.iter()
                         .map(|key| {
-                            Ok(rows::current(conn, key, now)?.map_or((0, 0), |(failures, ends)| {
-                                (
-                                    u64::try_from(failures).unwrap_or(0),
-                                    (ends - now).num_seconds().max(0).unsigned_abs(),
-                                )
-                            }))
+                            Ok(
+                                rows::current(conn, key, now)?.map_or(
+                                    (0, 0),
+                                    |(failures, ends)| {
+                                        (
+                                            u64::try_from(failures).unwrap_or(0),
+                                            ceil_secs((ends - now).num_milliseconds()),
+                                        )
+                                    },
+                                ),
+                            )
                         })
                         .collect()
                 })
@@ -169,7 +200,16 @@ impl LoginThrottle {
     pub async fn purge_expired(&self) -> Result<usize, ApiError> {
         match &self.counters {
             Counters::Redis { .. } => Ok(0),
-            Counters::Database(db) => db.run(|conn| rows::delete_expired(conn, Utc::now().naive_utc())).await,
+            Counters::Database(db) => {
+                db.run(|conn| rows::delete_expired(conn, Utc::now().naive_utc()))
+                    .await
+            }
         }
     }
+}
+
+/// Whole seconds left, rounded up: a client that waits `Retry-After` is
+/// never early.
+fn ceil_secs(millis: i64) -> u64 {
+    u64::try_from(millis.max(0)).unwrap_or(0).div_ceil(1000)
 }

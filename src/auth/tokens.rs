@@ -9,7 +9,11 @@ use sha2::{Digest, Sha256};
 /// A new session key: 64 alphanumerics (about 380 bits), which is also the
 /// app client's Bearer token.
 pub fn session_key() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect()
 }
 
 /// The id a session is stored and listed under: a hash of its key, so

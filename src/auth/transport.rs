@@ -48,7 +48,10 @@ fn plausible_key(token: &str) -> bool {
 }
 
 fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 pub async fn session_transport(
@@ -63,10 +66,14 @@ pub async fn session_transport(
     if let Some(token) = bearer_token(req.headers()).map(str::to_owned) {
         // The Bearer token alone authenticates: browser cookies are ignored.
         req.headers_mut().remove(COOKIE);
-        let mut transport = Transport { client: ClientKind::App, session_id: None };
+        let mut transport = Transport {
+            client: ClientKind::App,
+            session_id: None,
+        };
         if plausible_key(&token) {
             let mut jar = CookieJar::new();
-            jar.signed_mut(&key).add(Cookie::new(SESSION_COOKIE, token.clone()));
+            jar.signed_mut(&key)
+                .add(Cookie::new(SESSION_COOKIE, token.clone()));
             if let Some(signed) = jar.get(SESSION_COOKIE) {
                 let header = format!("{SESSION_COOKIE}={}", signed.value());
                 if let Ok(value) = HeaderValue::from_str(&header) {
@@ -89,7 +96,9 @@ pub async fn session_transport(
             (None, _) => return Err(ApiError::CsrfFailed("CSRF cookie not set").into()),
             (_, None) => return Err(ApiError::CsrfFailed("X-CSRFToken header missing").into()),
             (Some(c), Some(h)) if c.is_empty() || !constant_time_eq(c.as_bytes(), h.as_bytes()) => {
-                return Err(ApiError::CsrfFailed("X-CSRFToken does not match the csrftoken cookie").into())
+                return Err(
+                    ApiError::CsrfFailed("X-CSRFToken does not match the csrftoken cookie").into(),
+                )
             }
             _ => {}
         }
@@ -97,8 +106,13 @@ pub async fn session_transport(
     let session_id = session_cookie.and_then(|cookie| {
         let mut jar = CookieJar::new();
         jar.add_original(cookie);
-        jar.signed(&key).get(SESSION_COOKIE).map(|c| session_id(c.value()))
+        jar.signed(&key)
+            .get(SESSION_COOKIE)
+            .map(|c| session_id(c.value()))
     });
-    req.extensions_mut().insert(Transport { client: ClientKind::Browser, session_id });
+    req.extensions_mut().insert(Transport {
+        client: ClientKind::Browser,
+        session_id,
+    });
     next.call(req).await
 }

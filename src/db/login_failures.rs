@@ -77,5 +77,8 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {
 }
 
 pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, ApiError> {
-    Ok(diesel::delete(login_failures::table.filter(login_failures::window_ends_at.le(now))).execute(conn)?)
+    Ok(
+        diesel::delete(login_failures::table.filter(login_failures::window_ends_at.le(now)))
+            .execute(conn)?,
+    )
 }

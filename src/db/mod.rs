@@ -97,7 +97,10 @@ impl Db {
             if let Some(parent) = Path::new(path).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
-                        anyhow::anyhow!("cannot create the database directory {}: {e}", parent.display())
+                        anyhow::anyhow!(
+                            "cannot create the database directory {}: {e}",
+                            parent.display()
+                        )
                     })?;
                 }
             }

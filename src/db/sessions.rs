@@ -7,7 +7,11 @@ use super::schema::sessions;
 use super::DbConnection;
 use crate::error::ApiError;
 
-pub fn load(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<Option<String>, ApiError> {
+pub fn load(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<String>, ApiError> {
     Ok(sessions::table
         .find(id)
         .filter(sessions::expires_at.gt(now))
@@ -44,17 +48,25 @@ pub fn update(
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<bool, ApiError> {
-    let rows = diesel::update(sessions::table.find(id).filter(sessions::expires_at.gt(now)))
-        .set((
-            sessions::user_id.eq(user_id),
-            sessions::state.eq(state),
-            sessions::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
+    let rows = diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::expires_at.gt(now)),
+    )
+    .set((
+        sessions::user_id.eq(user_id),
+        sessions::state.eq(state),
+        sessions::expires_at.eq(expires_at),
+    ))
+    .execute(conn)?;
     Ok(rows == 1)
 }
 
-pub fn set_expiry(conn: &mut DbConnection, id: &str, expires_at: NaiveDateTime) -> Result<(), ApiError> {
+pub fn set_expiry(
+    conn: &mut DbConnection,
+    id: &str,
+    expires_at: NaiveDateTime,
+) -> Result<(), ApiError> {
     diesel::update(sessions::table.find(id))
         .set(sessions::expires_at.eq(expires_at))
         .execute(conn)?;

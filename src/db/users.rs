@@ -20,7 +20,9 @@ pub enum Conflict {
 pub fn create(conn: &mut DbConnection, new: NewUser) -> Result<User, ApiError> {
     let result = conn.transaction(|conn| {
         // RETURNING is not available through the two-backend connection.
-        diesel::insert_into(users::table).values(&new).execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(&new)
+            .execute(conn)?;
         let user: User = users::table
             .filter(users::email_canonical.eq(&new.email_canonical))
             .select(User::as_select())
@@ -77,7 +79,9 @@ pub fn record_login(
         Some(hash) => diesel::update(target)
             .set((users::last_login.eq(at), users::password.eq(hash)))
             .execute(conn)?,
-        None => diesel::update(target).set(users::last_login.eq(at)).execute(conn)?,
+        None => diesel::update(target)
+            .set(users::last_login.eq(at))
+            .execute(conn)?,
     };
     Ok(())
 }

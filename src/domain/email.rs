@@ -19,7 +19,9 @@ impl Email {
             return Err("This field may not be blank.".into());
         }
         if trimmed.chars().count() > MAX_LEN {
-            return Err(format!("Ensure this field has no more than {MAX_LEN} characters."));
+            return Err(format!(
+                "Ensure this field has no more than {MAX_LEN} characters."
+            ));
         }
         let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
         if local.is_empty() || local.len() > MAX_LOCAL_LEN || !local.chars().all(valid_local_char) {
@@ -40,7 +42,9 @@ impl Email {
         if labels.len() < 2 || !labels.iter().all(label_ok) {
             return Err(invalid());
         }
-        Ok(Email { normalized: format!("{local}@{domain}") })
+        Ok(Email {
+            normalized: format!("{local}@{domain}"),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,7 +84,19 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_address() {
-        for bad in ["", "   ", "plain", "@x.com", "a@", "a@x", "a b@x.com", "a@x..com", "a@-x.com", ".a@x.com", "a@x.com\n"] {
+        for bad in [
+            "",
+            "   ",
+            "plain",
+            "@x.com",
+            "a@",
+            "a@x",
+            "a b@x.com",
+            "a@x..com",
+            "a@-x.com",
+            ".a@x.com",
+            "a@x.com\n",
+        ] {
             // "a@x.com\n" trims to a valid address; every other one is invalid.
             if bad == "a@x.com\n" {
                 assert!(Email::parse(bad).is_ok());

@@ -130,7 +130,10 @@ fn quick_ratio(a: &str, b: &str) -> f64 {
 mod tests {
     use super::*;
 
-    const USER: UserAttributes<'static> = UserAttributes { email: "alice.liddell@example.com", username: "wonderland" };
+    const USER: UserAttributes<'static> = UserAttributes {
+        email: "alice.liddell@example.com",
+        username: "wonderland",
+    };
 
     #[test]
     fn a_strong_password_passes() {
@@ -140,13 +143,32 @@ mod tests {
 
     #[test]
     fn each_rule_has_its_own_message() {
-        assert_eq!(check_password("Ab1!x", &USER), vec!["This password is too short. It must contain at least 8 characters."]);
-        assert!(check_password("12345678901", &USER).contains(&"This password is entirely numeric.".to_owned()));
-        assert_eq!(check_password("password", &USER), vec!["This password is too common."]);
-        assert_eq!(check_password("Sunshine", &USER), vec!["This password is too common."]);
-        assert_eq!(check_password(&"x".repeat(1025), &USER), vec!["This password is too long. It must contain at most 1024 characters."]);
-        assert_eq!(check_password("alice.liddell", &USER), vec!["The password is too similar to the email."]);
-        assert_eq!(check_password("Wonderland7", &USER), vec!["The password is too similar to the username."]);
+        assert_eq!(
+            check_password("Ab1!x", &USER),
+            vec!["This password is too short. It must contain at least 8 characters."]
+        );
+        assert!(check_password("12345678901", &USER)
+            .contains(&"This password is entirely numeric.".to_owned()));
+        assert_eq!(
+            check_password("password", &USER),
+            vec!["This password is too common."]
+        );
+        assert_eq!(
+            check_password("Sunshine", &USER),
+            vec!["This password is too common."]
+        );
+        assert_eq!(
+            check_password(&"x".repeat(1025), &USER),
+            vec!["This password is too long. It must contain at most 1024 characters."]
+        );
+        assert_eq!(
+            check_password("alice.liddell", &USER),
+            vec!["The password is too similar to the email."]
+        );
+        assert_eq!(
+            check_password("Wonderland7", &USER),
+            vec!["The password is too similar to the username."]
+        );
     }
 
     #[test]

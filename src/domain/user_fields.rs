@@ -8,9 +8,14 @@ const MAX_NAME: usize = 150;
 pub fn parse_username(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     if value.chars().count() > MAX_USERNAME {
-        return Err(format!("Ensure this field has no more than {MAX_USERNAME} characters."));
+        return Err(format!(
+            "Ensure this field has no more than {MAX_USERNAME} characters."
+        ));
     }
-    if !value.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+    if !value
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
         return Err(
             "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
                 .into(),
@@ -23,7 +28,9 @@ pub fn parse_username(raw: &str) -> Result<String, String> {
 pub fn parse_name(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     if value.chars().count() > MAX_NAME {
-        return Err(format!("Ensure this field has no more than {MAX_NAME} characters."));
+        return Err(format!(
+            "Ensure this field has no more than {MAX_NAME} characters."
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err("This field may not contain control characters.".into());

@@ -41,7 +41,12 @@ impl DbStore {
             .transpose()
     }
 
-    pub(super) async fn save(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), SaveError> {
+    pub(super) async fn save(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<(), SaveError> {
         let id = session_id(key);
         let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
         let raw = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
@@ -52,14 +57,22 @@ impl DbStore {
             .map_err(|e| SaveError::Other(store_error(e)))
     }
 
-    pub(super) async fn update(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), UpdateError> {
+    pub(super) async fn update(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<(), UpdateError> {
         let id = session_id(key);
         let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
-        let raw = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let raw =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let user = user_id(&state);
         // A session ended while this request ran stays ended.
         self.db
-            .run(move |conn| rows::update(conn, &id, user, &raw, expires_at, Utc::now().naive_utc()))
+            .run(move |conn| {
+                rows::update(conn, &id, user, &raw, expires_at, Utc::now().naive_utc())
+            })
             .await
             .map(drop)
             .map_err(|e| UpdateError::Other(store_error(e)))
@@ -77,7 +90,10 @@ impl DbStore {
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
         let id = session_id(key);
-        self.db.run(move |conn| rows::delete(conn, &id)).await.map_err(store_error)
+        self.db
+            .run(move |conn| rows::delete(conn, &id))
+            .await
+            .map_err(store_error)
     }
 
     pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
@@ -93,7 +109,9 @@ impl DbStore {
 
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
         let id = id.to_owned();
-        self.db.run(move |conn| rows::delete_for_user(conn, user, &id)).await
+        self.db
+            .run(move |conn| rows::delete_for_user(conn, user, &id))
+            .await
     }
 
     pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {

@@ -53,14 +53,19 @@ pub fn new_state(user_id: i32, client: ClientKind, now: DateTime<Utc>) -> State 
     let json = |v: serde_json::Value| v.to_string();
     HashMap::from([
         (USER_ID_KEY.to_owned(), json(user_id.to_string().into())),
-        (CLIENT_KEY.to_owned(), json(serde_json::to_value(client).unwrap_or_default())),
+        (
+            CLIENT_KEY.to_owned(),
+            json(serde_json::to_value(client).unwrap_or_default()),
+        ),
         (CREATED_AT_KEY.to_owned(), json(now.timestamp().into())),
         (LAST_SEEN_KEY.to_owned(), json(now.timestamp().into())),
     ])
 }
 
 fn get<T: serde::de::DeserializeOwned>(state: &State, key: &str) -> Option<T> {
-    state.get(key).and_then(|raw| serde_json::from_str(raw).ok())
+    state
+        .get(key)
+        .and_then(|raw| serde_json::from_str(raw).ok())
 }
 
 pub fn user_id(state: &State) -> Option<i32> {
@@ -167,7 +172,12 @@ impl SessionStore for Sessions {
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
-    async fn update(&self, key: SessionKey, state: State, ttl: &CookieDuration) -> Result<SessionKey, UpdateError> {
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
         match self {
             Sessions::Redis(s) => s.update(key_of(&key), state, ttl).await?,
             Sessions::Database(s) => s.update(key_of(&key), state, ttl).await?,
@@ -175,7 +185,11 @@ impl SessionStore for Sessions {
         Ok(key)
     }
 
-    async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        key: &SessionKey,
+        ttl: &CookieDuration,
+    ) -> Result<(), anyhow::Error> {
         match self {
             Sessions::Redis(s) => s.update_ttl(key_of(key), ttl).await,
             Sessions::Database(s) => s.update_ttl(key_of(key), ttl).await,
@@ -210,9 +224,17 @@ mod tests {
     fn ttl_never_outlives_the_absolute_deadline() {
         let created = Utc::now() - chrono::Duration::seconds(90);
         let state = new_state(1, ClientKind::Browser, created);
-        let ttl = effective_ttl(&state, &CookieDuration::seconds(3600), Duration::from_secs(100));
+        let ttl = effective_ttl(
+            &state,
+            &CookieDuration::seconds(3600),
+            Duration::from_secs(100),
+        );
         assert!(ttl <= Duration::from_secs(10), "{ttl:?}");
-        let ttl = effective_ttl(&state, &CookieDuration::seconds(60), Duration::from_secs(10_000));
+        let ttl = effective_ttl(
+            &state,
+            &CookieDuration::seconds(60),
+            Duration::from_secs(10_000),
+        );
         assert_eq!(ttl, Duration::from_secs(60));
     }
 }

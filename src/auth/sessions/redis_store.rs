@@ -29,7 +29,11 @@ fn unavailable(e: redis::RedisError) -> ApiError {
 
 impl RedisStore {
     pub fn new(conn: ConnectionManager, prefix: &str, absolute: Duration) -> Self {
-        RedisStore { conn, prefix: prefix.to_owned(), absolute }
+        RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+            absolute,
+        }
     }
 
     fn session_key(&self, id: &str) -> String {
@@ -53,7 +57,13 @@ impl RedisStore {
 
     /// Writes the state; `only_existing` makes it an update that never
     /// recreates a session ended while the request ran.
-    async fn write(&self, key: &str, state: &State, ttl: &CookieDuration, only_existing: bool) -> anyhow::Result<()> {
+    async fn write(
+        &self,
+        key: &str,
+        state: &State,
+        ttl: &CookieDuration,
+        only_existing: bool,
+    ) -> anyhow::Result<()> {
         let id = session_id(key);
         let ttl = effective_ttl(state, ttl, self.absolute).as_secs().max(1);
         let raw = serde_json::to_string(state)?;
@@ -65,7 +75,11 @@ impl RedisStore {
         if let Some(user) = user_id(state) {
             let index = self.user_key(user);
             pipe.sadd(&index, &id).ignore();
-            pipe.expire(&index, i64::try_from(self.absolute.as_secs()).unwrap_or(i64::MAX)).ignore();
+            pipe.expire(
+                &index,
+                i64::try_from(self.absolute.as_secs()).unwrap_or(i64::MAX),
+            )
+            .ignore();
         }
         let (written,): (Option<String>,) = pipe.query_async(&mut self.conn.clone()).await?;
         if written.is_none() && !only_existing {
@@ -74,25 +88,46 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn save(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), SaveError> {
-        self.write(key, &state, ttl, false).await.map_err(SaveError::Other)
+    pub(super) async fn save(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<(), SaveError> {
+        self.write(key, &state, ttl, false)
+            .await
+            .map_err(SaveError::Other)
     }
 
-    pub(super) async fn update(&self, key: &str, state: State, ttl: &CookieDuration) -> Result<(), UpdateError> {
-        self.write(key, &state, ttl, true).await.map_err(UpdateError::Other)
+    pub(super) async fn update(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<(), UpdateError> {
+        self.write(key, &state, ttl, true)
+            .await
+            .map_err(UpdateError::Other)
     }
 
     pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
         let _: bool = self
             .conn
             .clone()
-            .expire(self.session_key(&session_id(key)), ttl.whole_seconds().max(1))
+            .expire(
+                self.session_key(&session_id(key)),
+                ttl.whole_seconds().max(1),
+            )
             .await?;
         Ok(())
     }
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let _: i64 = self.conn.clone().del(self.session_key(&session_id(key))).await?;
+        let _: i64 = self
+            .conn
+            .clone()
+            .del(self.session_key(&session_id(key)))
+            .await?;
         Ok(())
     }
 
@@ -104,7 +139,11 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
-        let states: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(unavailable)?;
+        let states: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
         let mut live = Vec::new();
         let mut expired = Vec::new();
         for (id, raw) in ids.into_iter().zip(states) {
@@ -156,7 +195,10 @@ impl RedisStore {
     }
 
     pub(super) async fn ping(&self) -> Result<(), ApiError> {
-        let _: String = redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

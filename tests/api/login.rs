@@ -1,0 +1,159 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{spawn_app, spawn_app_with, Backend, PASSWORD};
+
+both_backends!(
+    browser_login_sets_a_new_session_cookie,
+    app_login_returns_a_token,
+    unknown_email_and_wrong_password_get_the_same_401,
+    blank_and_malformed_logins_are_400,
+    too_many_failures_lock_one_email_for_the_window,
+    the_per_address_limit_stops_spraying,
+    a_deactivated_account_cannot_log_in,
+);
+
+async fn browser_login_sets_a_new_session_cookie(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let browser = app.browser();
+    let reply = browser.login(&email.to_uppercase(), PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body["user"]["email"], email);
+    assert!(body["user"]["last_login"].is_string());
+    assert!(body.get("token").is_none());
+    assert!(browser.cookie("sessionid").is_some());
+    assert_eq!(browser.get("/accounts/me").await.status, 200);
+}
+
+async fn app_login_returns_a_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, first_token) = app.register_app().await;
+    let reply = app.login_app(&email, PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(reply.set_cookies().is_empty());
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    assert_ne!(token, first_token, "each login is its own session");
+    for token in [&token, &first_token] {
+        assert_eq!(app.bearer(token).get("/accounts/me").await.status, 200);
+    }
+}
+
+async fn unknown_email_and_wrong_password_get_the_same_401(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let wrong = app.login_app(&email, "not the password at all").await;
+    let unknown = app.login_app("nobody@example.com", PASSWORD).await;
+    let a = wrong.problem(401, "invalid_credentials");
+    let b = unknown.problem(401, "invalid_credentials");
+    assert_eq!(a, b, "indistinguishable bodies");
+}
+
+async fn blank_and_malformed_logins_are_400(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let blank = app
+        .post_json("/accounts/login", &json!({"email": " ", "password": ""}))
+        .await;
+    let problem = blank.problem(400, "validation_failed");
+    assert_eq!(
+        problem["errors"]["email"][0],
+        "This field may not be blank."
+    );
+    assert_eq!(
+        problem["errors"]["password"][0],
+        "This field may not be blank."
+    );
+    let missing = app
+        .post_json("/accounts/login", &json!({"email": "a@example.com"}))
+        .await;
+    missing.problem(400, "validation_failed");
+}
+
+async fn too_many_failures_lock_one_email_for_the_window(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURE_WINDOW_SECS", "3")]).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let (other, _) = app.register_app().await;
+    for _ in 0..5 {
+        app.login_app(&email, "wrong password, again")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    // Locked even with the right password, and in any letter case.
+    let locked = app.login_app(&email.to_uppercase(), PASSWORD).await;
+    locked.problem(429, "too_many_attempts");
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    // Another account is unaffected.
+    assert_eq!(app.login_app(&other, PASSWORD).await.status, 200);
+    // The window ends; the right password works again.
+    tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(300)).await;
+    let after = app.login_app(&email, PASSWORD).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+}
+
+async fn the_per_address_limit_stops_spraying(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_IP", "3")]).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    for n in 0..3 {
+        app.login_app(&format!("sprayed-{n}@example.com"), "Winter2026!")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    app.login_app(&email, PASSWORD)
+        .await
+        .problem(429, "too_many_attempts");
+}
+
+async fn a_deactivated_account_cannot_log_in(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, token) = app.register_app().await;
+    deactivate(&app, &email).await;
+    let reply = app.login_app(&email, PASSWORD).await;
+    let unknown = app.login_app("nobody-at-all@example.com", PASSWORD).await;
+    assert_eq!(
+        reply.problem(401, "invalid_credentials"),
+        unknown.problem(401, "invalid_credentials")
+    );
+    // Its live session stops working too.
+    app.bearer(&token)
+        .get("/accounts/me")
+        .await
+        .problem(401, "not_authenticated");
+}
+
+/// Flips `is_active` straight in the database, as an operator would.
+async fn deactivate(app: &crate::helpers::TestApp, email: &str) {
+    use accounts::db::schema::users;
+    use diesel::prelude::*;
+    let db = accounts::db::Db::new(&app.settings).unwrap();
+    let email = email.to_lowercase();
+    db.run(move |conn| {
+        diesel::update(users::table.filter(users::email_canonical.eq(email)))
+            .set(users::is_active.eq(false))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

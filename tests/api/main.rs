@@ -1,0 +1,14 @@
+//! Integration tests: the real app over HTTP, on SQLite with the embedded
+//! session store, and again on PostgreSQL + Redis when TEST_DATABASE_URL
+//! and TEST_REDIS_URL are set.
+
+mod helpers;
+
+mod csrf;
+mod login;
+mod logout;
+mod me;
+mod openapi;
+mod operations;
+mod register;
+mod requests;

@@ -1,0 +1,110 @@
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{spawn_app, Backend};
+
+both_backends!(
+    me_needs_a_session,
+    patch_changes_only_the_fields_sent,
+    patch_validates_and_keeps_usernames_unique,
+    patch_cannot_touch_other_fields,
+);
+
+async fn me_needs_a_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.get("/accounts/me")
+        .await
+        .problem(401, "not_authenticated");
+    let reply = app
+        .send(
+            app.client
+                .patch(app.url("/accounts/me"))
+                .json(&json!({"first_name": "x"})),
+        )
+        .await;
+    reply.problem(401, "not_authenticated");
+}
+
+async fn patch_changes_only_the_fields_sent(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let browser = app.browser();
+    browser.register().await;
+    let reply = browser
+        .patch(
+            "/accounts/me",
+            &json!({"first_name": "  Grace ", "username": "ghopper"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["user"]["first_name"], "Grace");
+    assert_eq!(reply.json()["user"]["username"], "ghopper");
+    let reply = browser
+        .patch("/accounts/me", &json!({"last_name": "Hopper"}))
+        .await;
+    let user = &reply.json()["user"];
+    assert_eq!(user["first_name"], "Grace");
+    assert_eq!(user["last_name"], "Hopper");
+    let unchanged = browser.patch("/accounts/me", &json!({})).await;
+    assert_eq!(unchanged.json()["user"], *user);
+    assert_eq!(browser.get("/accounts/me").await.json()["user"], *user);
+}
+
+async fn patch_validates_and_keeps_usernames_unique(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let first = app.browser();
+    first.register().await;
+    assert_eq!(
+        first
+            .patch("/accounts/me", &json!({"username": "taken"}))
+            .await
+            .status,
+        200
+    );
+    let second = app.browser();
+    second.register().await;
+    let reply = second
+        .patch("/accounts/me", &json!({"username": "taken"}))
+        .await;
+    assert_eq!(
+        reply.problem(400, "validation_failed")["errors"]["username"][0],
+        "A user with that username already exists."
+    );
+    let reply = second
+        .patch(
+            "/accounts/me",
+            &json!({"username": "no spaces", "last_name": "x".repeat(200)}),
+        )
+        .await;
+    let problem = reply.problem(400, "validation_failed");
+    assert!(
+        problem["errors"]["username"].is_array() && problem["errors"]["last_name"].is_array(),
+        "{problem}"
+    );
+    let reply = second
+        .patch("/accounts/me", &json!({"first_name": null}))
+        .await;
+    reply.problem(400, "validation_failed");
+}
+
+async fn patch_cannot_touch_other_fields(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let browser = app.browser();
+    browser.register().await;
+    for field in ["email", "is_staff", "password", "id"] {
+        let reply = browser.patch("/accounts/me", &json!({ field: "x" })).await;
+        let problem = reply.problem(400, "validation_failed");
+        assert_eq!(problem["errors"][field][0], "Unknown field.", "{problem}");
+    }
+    assert_eq!(
+        browser.get("/accounts/me").await.json()["user"]["is_staff"],
+        false
+    );
+}

@@ -1,0 +1,130 @@
+//! What any endpoint does with input it cannot use.
+
+use reqwest::Method;
+
+use crate::both_backends;
+use crate::helpers::{spawn_app, spawn_app_with, Backend, PASSWORD};
+
+both_backends!(
+    json_that_does_not_parse_is_malformed,
+    a_wrong_content_type_is_malformed,
+    an_oversize_body_is_413,
+    unknown_paths_are_404_and_wrong_methods_405,
+);
+
+async fn json_that_does_not_parse_is_malformed(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for body in [
+        "{",
+        "{\"email\": }",
+        "[1, 2",
+        "nul",
+        "{\"email\": \"a\"} trailing",
+        "\u{0}\u{1}binary",
+    ] {
+        let request = app
+            .client
+            .post(app.url("/accounts/register"))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        app.send(request).await.problem(400, "malformed_request");
+    }
+    let empty = app
+        .client
+        .post(app.url("/accounts/login"))
+        .header("Content-Type", "application/json");
+    app.send(empty).await.problem(400, "malformed_request");
+}
+
+async fn a_wrong_content_type_is_malformed(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = format!("{{\"email\": \"a@example.com\", \"password\": \"{PASSWORD}\"}}");
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/accounts/register"))
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        app.send(request).await.problem(400, "malformed_request");
+    }
+    // Nothing was registered by those.
+    let ok = app
+        .send(
+            app.client
+                .post(app.url("/accounts/register"))
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(body),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+}
+
+async fn an_oversize_body_is_413(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    // The default limit is 1 MiB.
+    let padding = "x".repeat(1024 * 1024 + 1);
+    let body = format!("{{\"email\": \"big@example.com\", \"password\": \"{padding}\"}}");
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/accounts/register"))
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+        .await;
+    reply.problem(413, "payload_too_large");
+    // Without a Content-Length (chunked), the limit holds while reading.
+    let Some(small) = spawn_app_with(app.backend, &[("MAX_JSON_BODY_BYTES", "64")]).await else {
+        return;
+    };
+    let chunks: Vec<Result<String, std::io::Error>> = (0..10)
+        .map(|_| Ok("{\"email\": \"aaaaaaaaaaaaaaaa\",".to_owned()))
+        .collect();
+    let stream = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let reply = small
+        .send(
+            small
+                .client
+                .post(small.url("/accounts/login"))
+                .header("Content-Type", "application/json")
+                .body(stream),
+        )
+        .await;
+    reply.problem(413, "payload_too_large");
+}
+
+async fn unknown_paths_are_404_and_wrong_methods_405(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in [
+        "/nope",
+        "/accounts",
+        "/accounts/me/nope",
+        "/accounts/../etc/passwd",
+    ] {
+        app.get(path).await.problem(404, "not_found");
+    }
+    for (method, path) in [
+        (Method::DELETE, "/accounts/me"),
+        (Method::GET, "/accounts/login"),
+        (Method::PUT, "/healthz"),
+    ] {
+        app.send(app.client.request(method, app.url(path)))
+            .await
+            .problem(405, "method_not_allowed");
+    }
+}
