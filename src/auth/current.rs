@@ -56,8 +56,10 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let created: i64 = session.get(CREATED_AT_KEY).ok().flatten().unwrap_or(0);
     let last_seen: i64 = session.get(LAST_SEEN_KEY).ok().flatten().unwrap_or(created);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-    if now.saturating_sub(created) >= secs(policy.absolute_timeout)
-        || now.saturating_sub(last_seen) >= secs(policy.idle_timeout)
+    // Timestamps are whole seconds: "more than" gives the benefit of the
+    // doubt to the fraction lost, never less than the configured time.
+    if now.saturating_sub(created) > secs(policy.absolute_timeout)
+        || now.saturating_sub(last_seen) > secs(policy.idle_timeout)
     {
         session.purge();
         return Err(ApiError::NotAuthenticated);

@@ -67,6 +67,21 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, &[]).await
 }
 
+/// A fresh, empty database for `backend` as a DATABASE_URL (and the
+/// directory that holds it, for SQLite); `None` when not configured.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("db.sqlite3").display())),
+        Backend::PostgresRedis => match std::env::var("TEST_DATABASE_URL") {
+            Ok(pg) => Some(fresh_schema(&pg).await),
+            Err(_) => {
+                eprintln!("skipped: set TEST_DATABASE_URL and TEST_REDIS_URL to run on PostgreSQL + Redis");
+                None
+            }
+        },
+    }
+}
+
 /// The app with some settings changed, by their environment names.
 pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -129,7 +144,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
 
 /// A new, empty schema in the test database; the URL selects it through
 /// libpq's `options` (search_path).
-async fn fresh_schema(base: &str) -> String {
+pub async fn fresh_schema(base: &str) -> String {
     let schema = format!("test_{}", random(16));
     let base = base.to_owned();
     let ddl = format!("CREATE SCHEMA {schema}");

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod cli;
 mod csrf;
 mod login;
 mod logout;
@@ -12,3 +13,4 @@ mod openapi;
 mod operations;
 mod register;
 mod requests;
+mod sessions;
