@@ -13,6 +13,9 @@ use crate::domain::password_policy::{UserAttributes, MAX_LENGTH};
 use crate::domain::{check_password, parse_name, parse_username, Email};
 use crate::error::{ApiError, FieldErrors};
 
+const WRONG_CURRENT_PASSWORD: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
+
 #[derive(Clone)]
 pub struct Accounts {
     pub db: Db,
@@ -149,6 +152,67 @@ impl Accounts {
     pub async fn active_user(&self, user_id: i32) -> Result<Option<User>, ApiError> {
         let user = self.db.run(move |conn| users::find(conn, user_id)).await?;
         Ok(user.filter(|u| u.is_active))
+    }
+
+    /// Checks the current password (throttled like a login: a stolen
+    /// session must not become a password oracle), applies the rules to the
+    /// new one and stores its hash. Ending the other sessions is the
+    /// caller's part: it knows which session is current.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: SecretString,
+        new: SecretString,
+        client_ip: &str,
+    ) -> Result<(), ApiError> {
+        self.throttle
+            .check(&user.email_canonical, client_ip)
+            .await?;
+        let mut errors = FieldErrors::new();
+        if current.expose_secret().chars().count() > MAX_LENGTH {
+            push(
+                &mut errors,
+                "current_password",
+                [WRONG_CURRENT_PASSWORD.to_owned()],
+            );
+        }
+        let attributes = UserAttributes {
+            email: &user.email,
+            username: &user.username,
+        };
+        push(
+            &mut errors,
+            "new_password",
+            check_password(new.expose_secret(), &attributes),
+        );
+        if errors.contains_key("current_password") {
+            return Err(ApiError::Validation(errors));
+        }
+        match self
+            .passwords
+            .verify(current, Some(user.password.clone()))
+            .await?
+        {
+            Verified::Yes { .. } => {}
+            Verified::No => {
+                self.throttle
+                    .record_failure(&user.email_canonical, client_ip)
+                    .await?;
+                push(
+                    &mut errors,
+                    "current_password",
+                    [WRONG_CURRENT_PASSWORD.to_owned()],
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let hash = self.passwords.hash(new).await?;
+        let id = user.id;
+        self.db
+            .run(move |conn| users::set_password(conn, id, hash))
+            .await
     }
 
     pub async fn update_user(

@@ -24,6 +24,9 @@ use crate::error::Problem;
         api::accounts::logout,
         api::me::get_me,
         api::me::patch_me,
+        api::password::change_password,
+        api::sessions::list_sessions,
+        api::sessions::revoke_session,
         api::health::healthz,
         api::health::readyz,
     ),
@@ -32,6 +35,7 @@ use crate::error::Problem;
     tags(
         (name = "accounts", description = "Registration, login and logout"),
         (name = "me", description = "The logged-in user"),
+        (name = "sessions", description = "The user's sessions, browsers and apps alike"),
         (name = "operations", description = "Probes for orchestrators"),
     )
 )]

@@ -6,8 +6,10 @@ pub mod fallback;
 pub mod health;
 pub mod json;
 pub mod me;
+pub mod password;
 pub mod routes;
 pub mod schemas;
+pub mod sessions;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 
 use actix_web::{web, Resource};
 
-use super::{accounts, fallback, health, me};
+use super::{accounts, fallback, health, me, password, sessions};
 
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(fallback::method_not_allowed))
@@ -20,6 +20,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/accounts/me")
                 .route(web::get().to(me::get_me))
                 .route(web::patch().to(me::patch_me)),
+        )
+        .service(
+            resource("/accounts/password/change").route(web::post().to(password::change_password)),
+        )
+        .service(resource("/accounts/sessions").route(web::get().to(sessions::list_sessions)))
+        .service(
+            resource("/accounts/sessions/{id}").route(web::delete().to(sessions::revoke_session)),
         )
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)));

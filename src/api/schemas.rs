@@ -132,3 +132,29 @@ pub struct CsrfResponse {
 pub struct HealthResponse {
     pub status: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "correct horse battery staple", "new_password": "a new and longer passphrase"}))]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// One session of the user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionOut {
+    /// Public identifier (not the session key or token).
+    pub id: String,
+    pub client: ClientKind,
+    pub created_at: DateTime<Utc>,
+    /// Updated at most once a `SESSION_TOUCH_INTERVAL_SECS`.
+    pub last_seen_at: DateTime<Utc>,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionOut>,
+}

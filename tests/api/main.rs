@@ -13,4 +13,5 @@ mod openapi;
 mod operations;
 mod register;
 mod requests;
+mod security;
 mod sessions;
