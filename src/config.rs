@@ -65,6 +65,9 @@ pub struct Settings {
     pub max_picture_bytes: usize,
     pub max_picture_pixels: u64,
     pub max_picture_dimension: u32,
+    /// Stored pictures are scaled down to fit this many pixels a side.
+    pub picture_stored_edge: u32,
+    pub max_bio_chars: usize,
 
     pub login_failures_per_account: u32,
     pub login_failures_per_ip: u32,
@@ -193,6 +196,8 @@ impl Settings {
             max_picture_bytes: parse(&var, "MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
             max_picture_pixels: parse(&var, "MAX_PICTURE_PIXELS", 40_000_000)?,
             max_picture_dimension: parse(&var, "MAX_PICTURE_DIMENSION", 4096)?,
+            picture_stored_edge: parse(&var, "PICTURE_STORED_EDGE", 1024)?,
+            max_bio_chars: parse(&var, "MAX_BIO_CHARS", 2000)?,
             login_failures_per_account: parse(&var, "LOGIN_FAILURES_PER_ACCOUNT", 5)?,
             login_failures_per_ip: parse(&var, "LOGIN_FAILURES_PER_IP", 100)?,
             login_failure_window: secs(&var, "LOGIN_FAILURE_WINDOW_SECS", 900)?,
@@ -240,6 +245,12 @@ impl Settings {
         }
         if self.max_json_body_bytes == 0 || self.max_picture_bytes == 0 {
             return fail("MAX_JSON_BODY_BYTES and MAX_PICTURE_BYTES must be positive");
+        }
+        if self.max_picture_pixels == 0
+            || self.max_picture_dimension == 0
+            || self.picture_stored_edge == 0
+        {
+            return fail("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive");
         }
         if self.cookie_same_site == SameSite::None && !self.cookie_secure {
             return fail("COOKIE_SAMESITE=none needs COOKIE_SECURE=true (browsers drop such cookies otherwise)");

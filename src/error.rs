@@ -24,6 +24,8 @@ pub enum ApiError {
     Malformed(String),
     #[error("validation failed")]
     Validation(FieldErrors),
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("not authenticated")]
@@ -64,6 +66,7 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => "malformed_request",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::InvalidImage(_) => "invalid_image",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::NotAuthenticated => "not_authenticated",
             ApiError::CsrfFailed(_) => "csrf_failed",
@@ -82,6 +85,7 @@ impl ApiError {
         match self {
             ApiError::Malformed(why) => why.clone(),
             ApiError::Validation(_) => "The request body has invalid fields.".into(),
+            ApiError::InvalidImage(why) => why.clone(),
             ApiError::InvalidCredentials => "The email or password is not correct.".into(),
             ApiError::NotAuthenticated => {
                 "Authentication credentials were not provided or have expired.".into()
@@ -132,7 +136,9 @@ pub struct Problem {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Malformed(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Malformed(_) | ApiError::Validation(_) | ApiError::InvalidImage(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::InvalidCredentials | ApiError::NotAuthenticated => StatusCode::UNAUTHORIZED,
             ApiError::CsrfFailed(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -24,6 +24,11 @@ use crate::error::Problem;
         api::accounts::logout,
         api::me::get_me,
         api::me::patch_me,
+        api::profile::get_profile,
+        api::profile::patch_profile,
+        api::profile::put_picture,
+        api::profile::delete_picture,
+        api::media::get_media,
         api::password::change_password,
         api::sessions::list_sessions,
         api::sessions::revoke_session,
@@ -35,6 +40,7 @@ use crate::error::Problem;
     tags(
         (name = "accounts", description = "Registration, login and logout"),
         (name = "me", description = "The logged-in user"),
+        (name = "profile", description = "The user's profile and picture"),
         (name = "sessions", description = "The user's sessions, browsers and apps alike"),
         (name = "operations", description = "Probes for orchestrators"),
     )

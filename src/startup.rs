@@ -28,6 +28,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
+use crate::media::{MediaStore, PictureRules};
 use crate::openapi::ApiDoc;
 use crate::telemetry::{spawn_blocking_in_span, trace_requests};
 
@@ -124,11 +125,19 @@ impl Application {
             absolute_timeout: settings.session_absolute_timeout,
             touch_interval: settings.session_touch_interval,
         };
+        let media = MediaStore::open(&settings.media_root)?;
+        let picture_rules = PictureRules {
+            max_pixels: settings.max_picture_pixels,
+            max_dimension: settings.max_picture_dimension,
+            stored_edge: settings.picture_stored_edge,
+        };
         let state = web::Data::new(AppState {
             accounts,
             sessions: sessions.clone(),
             policy,
             settings: settings.clone(),
+            media,
+            picture_rules,
         });
         let cookie_key = web::Data::new(CookieKey(key.clone()));
         let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));

@@ -6,7 +6,9 @@ pub mod fallback;
 pub mod health;
 pub mod json;
 pub mod me;
+pub mod media;
 pub mod password;
+pub mod profile;
 pub mod routes;
 pub mod schemas;
 pub mod sessions;
@@ -19,6 +21,7 @@ use crate::accounts::Accounts;
 use crate::auth::current::SessionPolicy;
 use crate::auth::sessions::Sessions;
 use crate::config::Settings;
+use crate::media::{MediaStore, PictureRules};
 
 /// What every handler may use, built once at start-up.
 pub struct AppState {
@@ -26,6 +29,8 @@ pub struct AppState {
     pub sessions: Sessions,
     pub policy: SessionPolicy,
     pub settings: Arc<Settings>,
+    pub media: MediaStore,
+    pub picture_rules: PictureRules,
 }
 
 impl AppState {

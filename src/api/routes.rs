@@ -5,7 +5,7 @@
 
 use actix_web::{web, Resource};
 
-use super::{accounts, fallback, health, me, password, sessions};
+use super::{accounts, fallback, health, me, media, password, profile, sessions};
 
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(fallback::method_not_allowed))
@@ -22,6 +22,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(me::patch_me)),
         )
         .service(
+            resource("/accounts/me/profile")
+                .route(web::get().to(profile::get_profile))
+                .route(web::patch().to(profile::patch_profile)),
+        )
+        .service(
+            resource("/accounts/me/profile/picture")
+                .route(web::put().to(profile::put_picture))
+                .route(web::delete().to(profile::delete_picture)),
+        )
+        .service(
             resource("/accounts/password/change").route(web::post().to(password::change_password)),
         )
         .service(resource("/accounts/sessions").route(web::get().to(sessions::list_sessions)))
@@ -29,5 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/accounts/sessions/{id}").route(web::delete().to(sessions::revoke_session)),
         )
         .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)));
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/media/{path:.*}").route(web::get().to(media::get_media)));
 }

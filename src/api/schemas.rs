@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::sessions::ClientKind;
-use crate::db::models::User;
+use crate::db::models::{Profile, User};
 
 /// For optional fields that may be left out but not sent as `null`
 /// (`null` is a 400, as in Django REST framework).
@@ -157,4 +157,54 @@ pub struct SessionOut {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionsResponse {
     pub sessions: Vec<SessionOut>,
+}
+
+/// A profile as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"portfolio_site": "https://ada.example.com", "bio": "Analyst.", "profile_pic": "/media/profile_pics/3f9c0a5be1d2c4f6a7b8c9d0e1f2a3b4.png"}))]
+pub struct ProfileOut {
+    /// An http(s) URL, or "".
+    pub portfolio_site: String,
+    pub bio: String,
+    /// The picture's URL path under `/media/`, or null.
+    pub profile_pic: Option<String>,
+}
+
+impl From<&Profile> for ProfileOut {
+    fn from(p: &Profile) -> Self {
+        ProfileOut {
+            portfolio_site: p.portfolio_site.clone(),
+            bio: p.bio.clone(),
+            profile_pic: p.profile_pic.as_deref().map(crate::media::url),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProfileResponse {
+    pub profile: ProfileOut,
+}
+
+/// Only the fields present change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"portfolio_site": "https://ada.example.com", "bio": "Analyst of engines."}))]
+pub struct UpdateProfileRequest {
+    /// An http or https URL, or "" to clear it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub portfolio_site: Option<String>,
+    /// Up to `MAX_BIO_CHARS` characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub bio: Option<String>,
+}
+
+/// The multipart body of a picture upload.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PictureUpload {
+    /// A PNG, JPEG, GIF or WebP image, at most `MAX_PICTURE_BYTES`.
+    #[schema(value_type = String, format = Binary)]
+    pub profile_pic: Vec<u8>,
 }

@@ -3,6 +3,7 @@
 //! and TEST_REDIS_URL are set.
 
 mod helpers;
+mod images;
 
 mod cli;
 mod csrf;
@@ -11,6 +12,7 @@ mod logout;
 mod me;
 mod openapi;
 mod operations;
+mod profile;
 mod register;
 mod requests;
 mod security;

@@ -1,0 +1,35 @@
+//! `GET /media/...`: stored pictures, served with their real type and a
+//! long cache lifetime (names are never reused).
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::telemetry::spawn_blocking_in_span;
+
+/// A stored file
+#[utoipa::path(
+    get, path = "/media/{path}", tag = "profile",
+    params(("path" = String, Path, description = "The rest of a `profile_pic` URL, e.g. `profile_pics/3f9c….png`")),
+    responses(
+        (status = 200, description = "The file", content_type = "image/png"),
+        (status = 404, description = "`not_found`", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_media(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.media.clone();
+    let relative = path.into_inner();
+    let found = spawn_blocking_in_span(move || store.read(&relative))
+        .await?
+        .map_err(|e| ApiError::internal(format!("reading media: {e}")))?;
+    let (bytes, content_type) = found.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::CONTENT_DISPOSITION, "inline"))
+        .body(bytes))
+}
