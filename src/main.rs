@@ -16,6 +16,8 @@ const USAGE: &str = "usage: accounts [serve | migrate | createsuperuser --email 
   createsuperuser  create a staff superuser; the password is read from the
                    terminal, or from the first line of standard input
   openapi          print the OpenAPI document (as committed in openapi/openapi.json)
+  hash-rate [SECS] Argon2 hashes a second at the configured parameters, on
+                   PASSWORD_HASH_CONCURRENCY threads (default 3 seconds)
 
 Settings come from the environment and an optional .env file; see README.md.";
 
@@ -41,6 +43,23 @@ async fn main() -> ExitCode {
     telemetry::init(settings.log_format);
     let result = match command {
         "serve" => serve(settings).await,
+        "hash-rate" => {
+            let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
+            let threads = settings.password_hash_concurrency;
+            accounts::auth::passwords::hash_rate(
+                &settings,
+                threads,
+                std::time::Duration::from_secs(secs),
+            )
+            .map(|rate| {
+                println!(
+                    "{rate:.1} hashes/s on {threads} thread(s) (m={} KiB, t={}, p={})",
+                    settings.argon2_memory_kib,
+                    settings.argon2_iterations,
+                    settings.argon2_parallelism
+                )
+            })
+        }
         "migrate" => migrate(&settings).await.map(|applied| {
             println!("{} migration(s) applied", applied.len());
         }),

@@ -115,6 +115,40 @@ impl Passwords {
     }
 }
 
+/// How many hashes a second `threads` threads do at the configured
+/// parameters: the ceiling for logins and registrations on this machine
+/// (`accounts hash-rate`, and the load test's reference point).
+pub fn hash_rate(
+    settings: &Settings,
+    threads: usize,
+    duration: std::time::Duration,
+) -> anyhow::Result<f64> {
+    let params = Params::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..threads.max(1))
+        .map(|_| {
+            let params = params.clone();
+            std::thread::spawn(move || {
+                let mut done = 0u64;
+                while started.elapsed() < duration {
+                    if hash_blocking(&params, "benchmark password").is_ok() {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let total: u64 = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
 fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let hash = argon2
