@@ -121,7 +121,7 @@ impl Accounts {
         }
         let canonical =
             Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
-        self.throttle.check(&canonical, client_ip).await?;
+        let had_failures = self.throttle.check(&canonical, client_ip).await?;
 
         let probe = canonical.clone();
         let user = self
@@ -137,7 +137,9 @@ impl Accounts {
                 self.db
                     .run(move |conn| users::record_login(conn, id, now, rehashed))
                     .await?;
-                self.throttle.record_success(&canonical).await?;
+                if had_failures {
+                    self.throttle.record_success(&canonical).await?;
+                }
                 user.last_login = Some(now);
                 Ok(user)
             }

@@ -2,6 +2,7 @@
 //! and login throttling.
 
 pub mod current;
+pub mod hash_pool;
 pub mod passwords;
 pub mod sessions;
 pub mod throttle;

@@ -10,16 +10,15 @@ use std::sync::Arc;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 
+use super::hash_pool::HashPool;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::telemetry::spawn_blocking_in_span;
 
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
-    permits: Arc<Semaphore>,
+    pool: HashPool,
     /// Verified against when the email is unknown, so that an unknown email
     /// costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -47,7 +46,7 @@ impl Passwords {
         let dummy_hash = hash_blocking(&params, "dummy password for unknown accounts")?;
         Ok(Passwords {
             params,
-            permits: Arc::new(Semaphore::new(settings.password_hash_concurrency)),
+            pool: HashPool::new(settings.password_hash_concurrency)?,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -106,12 +105,7 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal("password pool closed"))?;
-        spawn_blocking_in_span(work).await?
+        self.pool.run(work).await?
     }
 }
 

@@ -71,8 +71,10 @@ impl LoginThrottle {
         [counter_key("email", email_canonical), counter_key("ip", ip)]
     }
 
-    /// `Err(TooManyAttempts)` while the email or the address is over its limit.
-    pub async fn check(&self, email_canonical: &str, ip: &str) -> Result<(), ApiError> {
+    /// `Err(TooManyAttempts)` while the email or the address is over its
+    /// limit; otherwise whether the email has failures counted (so that a
+    /// successful login clears them only when there is something to clear).
+    pub async fn check(&self, email_canonical: &str, ip: &str) -> Result<bool, ApiError> {
         let [account, address] = Self::keys(email_canonical, ip);
         let counts = self.read(&[account, address]).await?;
         let limits = [self.limits.per_account, self.limits.per_ip];
@@ -86,7 +88,7 @@ impl LoginThrottle {
             Some(secs) => Err(ApiError::TooManyAttempts {
                 retry_after_secs: secs.max(1),
             }),
-            None => Ok(()),
+            None => Ok(counts.first().is_some_and(|(failures, _)| *failures > 0)),
         }
     }
 

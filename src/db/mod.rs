@@ -38,29 +38,43 @@ enum Backend {
     Sqlite(String),
 }
 
+/// A pooled connection, and whether a query on it found it dead.
+///
+/// The pool does not test connections when lending them (that would cost a
+/// round trip per request); instead a connection that fails with a lost
+/// connection is marked here and dropped by the pool when returned.
+pub struct Managed {
+    conn: DbConnection,
+    broken: bool,
+}
+
 /// Connects with the concrete type, so a failure reports the real reason
 /// (the derive's own `establish` says only "invalid connection url").
 #[derive(Debug)]
 struct Manager(Backend);
 
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Managed;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
+    fn connect(&self) -> Result<Managed, Self::Error> {
         match &self.0 {
             Backend::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
             Backend::Sqlite(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
         }
+        .map(|conn| Managed {
+            conn,
+            broken: false,
+        })
         .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, managed: &mut Managed) -> Result<(), Self::Error> {
+        managed.conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, managed: &mut Managed) -> bool {
+        managed.broken || managed.conn.is_broken()
     }
 }
 
@@ -69,14 +83,16 @@ impl ManageConnection for Manager {
 #[derive(Debug)]
 struct SqlitePragmas;
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        if let DbConnection::Sqlite(_) = conn {
-            conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+impl CustomizeConnection<Managed, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, managed: &mut Managed) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(_) = managed.conn {
+            managed
+                .conn
+                .batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
@@ -112,6 +128,7 @@ impl Db {
             .max_size(settings.database_pool_size)
             .min_idle(Some(0))
             .connection_timeout(settings.database_connect_timeout)
+            .test_on_check_out(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .connection_customizer(Box::new(SqlitePragmas))
             .build_unchecked(Manager(backend));
@@ -126,8 +143,15 @@ impl Db {
     {
         let pool = self.pool.clone();
         spawn_blocking_in_span(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let mut managed = pool.get()?;
+            let result = f(&mut managed.conn);
+            // A lost connection (the database restarted, say) is an outage
+            // for this request only: the pool drops this connection and
+            // the next request connects afresh.
+            if matches!(result, Err(ApiError::Unavailable(_))) {
+                managed.broken = true;
+            }
+            result
         })
         .await?
     }
@@ -138,11 +162,11 @@ impl Db {
             .pool
             .get()
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-        let migrations = match &*conn {
+        let migrations = match &conn.conn {
             DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
             DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
         };
-        let applied = match &mut *conn {
+        let applied = match &mut conn.conn {
             DbConnection::Postgresql(pg) => pg.run_pending_migrations(migrations).map(versions),
             DbConnection::Sqlite(lite) => lite.run_pending_migrations(migrations).map(versions),
         };
