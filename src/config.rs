@@ -60,6 +60,10 @@ pub struct Settings {
     pub session_absolute_timeout: Duration,
     /// `last_seen_at` (and the idle deadline) is written at most this often.
     pub session_touch_interval: Duration,
+    /// With Redis: how long a session's user is served from its cached
+    /// copy. Changes made through the API refresh it at once; changes made
+    /// straight in the database are seen within this time.
+    pub user_cache_ttl: Duration,
 
     pub max_json_body_bytes: usize,
     pub max_picture_bytes: usize,
@@ -196,6 +200,7 @@ impl Settings {
             session_idle_timeout: secs(&var, "SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?,
             session_absolute_timeout: secs(&var, "SESSION_ABSOLUTE_TIMEOUT_SECS", 8 * 60 * 60)?,
             session_touch_interval: secs(&var, "SESSION_TOUCH_INTERVAL_SECS", 60)?,
+            user_cache_ttl: secs(&var, "USER_CACHE_TTL_SECS", 60)?,
             max_json_body_bytes: parse(&var, "MAX_JSON_BODY_BYTES", 1024 * 1024)?,
             max_picture_bytes: parse(&var, "MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
             max_picture_pixels: parse(&var, "MAX_PICTURE_PIXELS", 40_000_000)?,

@@ -75,6 +75,7 @@ async fn services(settings: &Settings) -> anyhow::Result<Services> {
                     conn.clone(),
                     &settings.redis_key_prefix,
                     settings.session_absolute_timeout,
+                    settings.user_cache_ttl,
                 )),
                 LoginThrottle::redis(conn, settings),
             )

@@ -11,7 +11,9 @@ use super::schemas::{AuthResponse, CsrfResponse, LoginRequest, RegisterRequest};
 use super::AppState;
 use crate::accounts::Registration;
 use crate::auth::current::Authenticated;
-use crate::auth::sessions::{new_state, ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY};
+use crate::auth::sessions::{
+    new_state, ClientKind, SessionUser, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY,
+};
 use crate::auth::tokens::csrf_token;
 use crate::auth::transport::CSRF_COOKIE;
 use crate::config::SameSite as SameSiteSetting;
@@ -159,6 +161,7 @@ async fn log_in(
     client: ClientKind,
 ) -> Result<AuthResponse, ApiError> {
     let now = Utc::now();
+    state.sessions.cache_user(&SessionUser::from(user)).await?;
     let user_out = user.into();
     match client {
         ClientKind::Browser => {

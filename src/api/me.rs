@@ -6,18 +6,33 @@ use super::json::ApiJson;
 use super::schemas::{UpdateMeRequest, UserResponse};
 use super::AppState;
 use crate::auth::current::Authenticated;
-use crate::db::models::User;
+use crate::auth::sessions::SessionUser;
 use crate::error::{ApiError, Problem};
 
 /// The session's user, or 401 (ending the session) when the account is gone
 /// or deactivated.
 pub async fn current_user(
     state: &AppState,
-    auth: Authenticated,
-) -> Result<(User, Authenticated), ApiError> {
-    match state.accounts.active_user(auth.user_id).await? {
-        Some(user) => Ok((user, auth)),
+    mut auth: Authenticated,
+) -> Result<(SessionUser, Authenticated), ApiError> {
+    // Loaded with the session: no further query.
+    let user = match auth.user.take() {
+        Some(user) => Some(user),
         None => {
+            let user = state
+                .accounts
+                .active_user(auth.user_id)
+                .await?
+                .map(|u| SessionUser::from(&u));
+            if let (Some(user), true) = (&user, state.sessions.caches_users()) {
+                state.sessions.cache_user(user).await?;
+            }
+            user
+        }
+    };
+    match user {
+        Some(user) if user.is_active => Ok((user, auth)),
+        _ => {
             auth.end();
             Err(ApiError::NotAuthenticated)
         }
@@ -69,6 +84,8 @@ pub async fn patch_me(
         .accounts
         .update_user(user.id, body.username, body.first_name, body.last_name)
         .await?;
+    // Every session of the user is loaded with the new fields from now on.
+    state.sessions.cache_user(&SessionUser::from(&user)).await?;
     Ok(HttpResponse::Ok().json(UserResponse {
         user: (&user).into(),
     }))

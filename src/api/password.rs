@@ -33,6 +33,12 @@ pub async fn change_password(
     body: ApiJson<PasswordChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, auth) = current_user(&state, auth).await?;
+    // The stored hash is needed here, so the full row.
+    let user = state
+        .accounts
+        .active_user(user.id)
+        .await?
+        .ok_or(ApiError::NotAuthenticated)?;
     let body = body.0;
     let ip = state.client_ip(&req);
     state

@@ -52,6 +52,21 @@ impl From<&User> for UserOut {
     }
 }
 
+impl From<&crate::auth::sessions::SessionUser> for UserOut {
+    fn from(u: &crate::auth::sessions::SessionUser) -> Self {
+        UserOut {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            is_staff: u.is_staff,
+            date_joined: utc(u.date_joined),
+            last_login: u.last_login.map(utc),
+        }
+    }
+}
+
 /// `{"user": …}`, plus the Bearer token for app clients at login and register.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthResponse {

@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
-use super::sessions::{ClientKind, CREATED_AT_KEY, LAST_SEEN_KEY};
+use super::sessions::{ClientKind, SessionUser, CREATED_AT_KEY, LAST_SEEN_KEY, USER_KEY};
 use super::transport::Transport;
 use crate::error::ApiError;
 
@@ -29,6 +29,8 @@ pub struct Authenticated {
     pub client: ClientKind,
     /// The public id of this session.
     pub session_id: Option<String>,
+    /// The user as the store loaded it with the session, when it could.
+    pub user: Option<SessionUser>,
     pub session: Session,
 }
 
@@ -74,6 +76,11 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         user_id,
         client: transport.as_ref().map_or(ClientKind::Browser, |t| t.client),
         session_id: transport.and_then(|t| t.session_id),
+        user: session
+            .get::<SessionUser>(USER_KEY)
+            .ok()
+            .flatten()
+            .filter(|u| u.id == user_id),
         session,
     })
 }

@@ -2,6 +2,20 @@
 //! pool, embedded migrations, and `Db::run`, the only way handlers reach a
 //! connection (always on the blocking pool, never on the async executor).
 
+/// Runs the same diesel query on the concrete connection of either
+/// backend. Through the two-backend connection type diesel cannot cache
+/// prepared statements (every call re-parses the SQL); the hot queries use
+/// this instead.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 pub mod login_failures;
 pub mod models;
 pub mod profiles;

@@ -45,4 +45,5 @@ diesel::table! {
 }
 
 diesel::joinable!(profiles -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, profiles, sessions);

@@ -3,21 +3,25 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::sessions;
+use super::models::User;
+use super::schema::{sessions, users};
 use super::DbConnection;
 use crate::error::ApiError;
 
-pub fn load(
+/// A live session's state and, in the same query, its user.
+pub fn load_with_user(
     conn: &mut DbConnection,
     id: &str,
     now: NaiveDateTime,
-) -> Result<Option<String>, ApiError> {
-    Ok(sessions::table
-        .find(id)
+) -> Result<Option<(String, Option<User>)>, ApiError> {
+    let found = crate::on_backend!(conn, |c| sessions::table
+        .left_join(users::table)
+        .filter(sessions::id.eq(id))
         .filter(sessions::expires_at.gt(now))
-        .select(sessions::state)
-        .first(conn)
-        .optional()?)
+        .select((sessions::state, users::all_columns.nullable()))
+        .first::<(String, Option<User>)>(c)
+        .optional())?;
+    Ok(found)
 }
 
 pub fn insert(

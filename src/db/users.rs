@@ -45,11 +45,12 @@ pub fn create(conn: &mut DbConnection, new: NewUser) -> Result<User, ApiError> {
 }
 
 pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<User>, ApiError> {
-    Ok(users::table
+    let found = crate::on_backend!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?;
+    Ok(found)
 }
 
 pub fn find_by_email(conn: &mut DbConnection, canonical: &str) -> Result<Option<User>, ApiError> {

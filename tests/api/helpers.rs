@@ -124,6 +124,9 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
         env.insert((*k).into(), (*v).into());
     }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+    if std::env::var_os("TEST_LOG").is_some() {
+        accounts::telemetry::init(accounts::config::LogFormat::Pretty);
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("the application starts");

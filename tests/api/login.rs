@@ -124,11 +124,15 @@ async fn the_per_address_limit_stops_spraying(backend: Backend) {
 }
 
 async fn a_deactivated_account_cannot_log_in(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_with(backend, &[("USER_CACHE_TTL_SECS", "1")]).await else {
         return;
     };
     let (email, token) = app.register_app().await;
+    assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
     deactivate(&app, &email).await;
+    // A change made straight in the database (not through the API) reaches
+    // sessions within USER_CACHE_TTL_SECS.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let reply = app.login_app(&email, PASSWORD).await;
     let unknown = app.login_app("nobody-at-all@example.com", PASSWORD).await;
     assert_eq!(

@@ -32,7 +32,16 @@ async fn patch_changes_only_the_fields_sent(backend: Backend) {
         return;
     };
     let browser = app.browser();
-    browser.register().await;
+    let email = browser.register().await;
+    // Another session of the same user, loaded (and cached) before the edit.
+    let token = app.login_app(&email, crate::helpers::PASSWORD).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.bearer(&token).get("/accounts/me").await.json()["user"]["first_name"],
+        ""
+    );
     let reply = browser
         .patch(
             "/accounts/me",
@@ -51,6 +60,11 @@ async fn patch_changes_only_the_fields_sent(backend: Backend) {
     let unchanged = browser.patch("/accounts/me", &json!({})).await;
     assert_eq!(unchanged.json()["user"], *user);
     assert_eq!(browser.get("/accounts/me").await.json()["user"], *user);
+    // The other session sees the change at once.
+    assert_eq!(
+        app.bearer(&token).get("/accounts/me").await.json()["user"],
+        *user
+    );
 }
 
 async fn patch_validates_and_keeps_usernames_unique(backend: Backend) {

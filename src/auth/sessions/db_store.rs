@@ -6,7 +6,7 @@ use actix_session::storage::{LoadError, SaveError, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::Utc;
 
-use super::{effective_ttl, info, user_id, SessionInfo, State};
+use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::db::{sessions as rows, Db};
 use crate::error::ApiError;
@@ -32,13 +32,18 @@ impl DbStore {
 
     pub(super) async fn load(&self, key: &str) -> Result<Option<State>, LoadError> {
         let id = session_id(key);
-        let raw = self
+        let found = self
             .db
-            .run(move |conn| rows::load(conn, &id, Utc::now().naive_utc()))
+            .run(move |conn| rows::load_with_user(conn, &id, Utc::now().naive_utc()))
             .await
             .map_err(|e| LoadError::Other(store_error(e)))?;
-        raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
-            .transpose()
+        let Some((raw, user)) = found else {
+            return Ok(None);
+        };
+        let state: State =
+            serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into()))?;
+        let user_json = user.and_then(|u| serde_json::to_string(&SessionUser::from(&u)).ok());
+        Ok(Some(with_user(state, user_json)))
     }
 
     pub(super) async fn save(
@@ -49,7 +54,8 @@ impl DbStore {
     ) -> Result<(), SaveError> {
         let id = session_id(key);
         let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
-        let raw = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let raw = serde_json::to_string(&*storable(&state))
+            .map_err(|e| SaveError::Serialization(e.into()))?;
         let user = user_id(&state);
         self.db
             .run(move |conn| rows::insert(conn, &id, user, &raw, expires_at))
@@ -65,8 +71,8 @@ impl DbStore {
     ) -> Result<(), UpdateError> {
         let id = session_id(key);
         let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
-        let raw =
-            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let raw = serde_json::to_string(&*storable(&state))
+            .map_err(|e| UpdateError::Serialization(e.into()))?;
         let user = user_id(&state);
         // A session ended while this request ran stays ended.
         self.db

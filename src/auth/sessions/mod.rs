@@ -29,6 +29,59 @@ pub const USER_ID_KEY: &str = "actix_identity.user_id";
 pub const CLIENT_KEY: &str = "client";
 pub const CREATED_AT_KEY: &str = "created_at";
 pub const LAST_SEEN_KEY: &str = "last_seen_at";
+/// The session's user, put into the state by the store when it loads the
+/// session (the embedded store joins it in the same query; the Redis store
+/// reads its cached copy in the same round trip). Never written back.
+pub const USER_KEY: &str = "__user";
+
+/// What a request needs to know of its user, without a password hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i32,
+    pub email: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub date_joined: chrono::NaiveDateTime,
+    pub last_login: Option<chrono::NaiveDateTime>,
+}
+
+impl From<&crate::db::models::User> for SessionUser {
+    fn from(u: &crate::db::models::User) -> Self {
+        SessionUser {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            is_staff: u.is_staff,
+            is_active: u.is_active,
+            date_joined: u.date_joined,
+            last_login: u.last_login,
+        }
+    }
+}
+
+/// Adds the loaded user (as JSON, like every session value) to a state.
+fn with_user(mut state: State, user_json: Option<String>) -> State {
+    if let Some(json) = user_json {
+        state.insert(USER_KEY.to_owned(), json);
+    }
+    state
+}
+
+/// The state as stored: without what the store added at load.
+fn storable(state: &State) -> std::borrow::Cow<'_, State> {
+    if state.contains_key(USER_KEY) {
+        let mut owned = state.clone();
+        owned.remove(USER_KEY);
+        std::borrow::Cow::Owned(owned)
+    } else {
+        std::borrow::Cow::Borrowed(state)
+    }
+}
 
 /// The two kinds of client of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -145,6 +198,19 @@ impl Sessions {
             Sessions::Redis(s) => s.revoke_others(user_id, keep).await,
             Sessions::Database(s) => s.revoke_others(user_id, keep).await,
         }
+    }
+
+    /// Refreshes the cached copy of the user that sessions are loaded with
+    /// (Redis; the embedded store reads the user in the same query).
+    pub async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
+        match self {
+            Sessions::Redis(s) => s.cache_user(user).await,
+            Sessions::Database(_) => Ok(()),
+        }
+    }
+
+    pub fn caches_users(&self) -> bool {
+        matches!(self, Sessions::Redis(_))
     }
 
     pub async fn ping(&self) -> Result<(), ApiError> {

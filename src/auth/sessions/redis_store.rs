@@ -12,15 +12,39 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::{effective_ttl, info, user_id, SessionInfo, State};
+use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::error::ApiError;
+
+/// Reads a session and the cached copy of its user in one round trip.
+/// The user id is a JSON string inside the JSON state (actix-identity's).
+static LOAD_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+        local state = redis.call('GET', KEYS[1])
+        if not state then return nil end
+        local ok, decoded = pcall(cjson.decode, state)
+        if ok and type(decoded) == 'table' then
+            local raw_id = decoded['actix_identity.user_id']
+            if type(raw_id) == 'string' then
+                local parsed, id = pcall(cjson.decode, raw_id)
+                if parsed and id then
+                    local user = redis.call('GET', ARGV[1] .. tostring(id))
+                    if user then return {state, user} end
+                end
+            end
+        end
+        return {state}
+        "#,
+    )
+});
 
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     absolute: Duration,
+    user_cache_ttl: Duration,
 }
 
 fn unavailable(e: redis::RedisError) -> ApiError {
@@ -28,11 +52,17 @@ fn unavailable(e: redis::RedisError) -> ApiError {
 }
 
 impl RedisStore {
-    pub fn new(conn: ConnectionManager, prefix: &str, absolute: Duration) -> Self {
+    pub fn new(
+        conn: ConnectionManager,
+        prefix: &str,
+        absolute: Duration,
+        user_cache_ttl: Duration,
+    ) -> Self {
         RedisStore {
             conn,
             prefix: prefix.to_owned(),
             absolute,
+            user_cache_ttl,
         }
     }
 
@@ -44,15 +74,36 @@ impl RedisStore {
         format!("{}user_sessions:{user}", self.prefix)
     }
 
+    /// The state and, in the same round trip, the cached copy of its user.
     pub(super) async fn load(&self, key: &str) -> Result<Option<State>, LoadError> {
-        let raw: Option<String> = self
-            .conn
-            .clone()
-            .get(self.session_key(&session_id(key)))
+        // [state] or [state, user].
+        let found: Option<Vec<String>> = LOAD_SCRIPT
+            .key(self.session_key(&session_id(key)))
+            .arg(format!("{}user:", self.prefix))
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
-        raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
-            .transpose()
+        let Some(mut found) = found.filter(|f| !f.is_empty()) else {
+            return Ok(None);
+        };
+        let user_json = (found.len() > 1).then(|| found.swap_remove(1));
+        let raw = found.swap_remove(0);
+        let state: State =
+            serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into()))?;
+        Ok(Some(with_user(state, user_json)))
+    }
+
+    /// Caches the user's public fields for `USER_CACHE_TTL_SECS`.
+    pub(super) async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
+        let json = serde_json::to_string(user).map_err(ApiError::internal)?;
+        let ttl = self.user_cache_ttl.as_secs().max(1);
+        let _: () = self
+            .conn
+            .clone()
+            .set_ex(format!("{}user:{}", self.prefix, user.id), json, ttl)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Writes the state; `only_existing` makes it an update that never
@@ -66,7 +117,7 @@ impl RedisStore {
     ) -> anyhow::Result<()> {
         let id = session_id(key);
         let ttl = effective_ttl(state, ttl, self.absolute).as_secs().max(1);
-        let raw = serde_json::to_string(state)?;
+        let raw = serde_json::to_string(&*storable(state))?;
         let mut set = redis::cmd("SET");
         set.arg(self.session_key(&id)).arg(raw).arg("EX").arg(ttl);
         set.arg(if only_existing { "XX" } else { "NX" });
