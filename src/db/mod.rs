@@ -24,7 +24,10 @@ pub mod sessions;
 pub mod users;
 
 use std::path::Path;
+use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, R2D2Connection};
@@ -116,6 +119,10 @@ impl CustomizeConnection<Managed, diesel::r2d2::Error> for SqlitePragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    /// One permit a pooled connection: requests beyond the pool's size wait
+    /// here, on the async side, instead of parking blocking threads on the
+    /// pool's lock (which costs a context switch each on a small machine).
+    permits: Arc<Semaphore>,
 }
 
 impl Db {
@@ -146,7 +153,10 @@ impl Db {
             .idle_timeout(Some(Duration::from_secs(300)))
             .connection_customizer(Box::new(SqlitePragmas))
             .build_unchecked(Manager(backend));
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            permits: Arc::new(Semaphore::new(settings.database_pool_size as usize)),
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -156,6 +166,11 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("the database pool is closed"))?;
         spawn_blocking_in_span(move || {
             let mut managed = pool.get()?;
             let result = f(&mut managed.conn);
