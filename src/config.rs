@@ -53,6 +53,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub cookie_same_site: SameSite,
     pub cors_allowed_origins: Vec<String>,
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
 
     /// A session ends after this long without a request.
     pub session_idle_timeout: Duration,
@@ -197,6 +199,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            metrics_token: var("METRICS_TOKEN").map(Into::into),
             session_idle_timeout: secs(&var, "SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?,
             session_absolute_timeout: secs(&var, "SESSION_ABSOLUTE_TIMEOUT_SECS", 8 * 60 * 60)?,
             session_touch_interval: secs(&var, "SESSION_TOUCH_INTERVAL_SECS", 60)?,

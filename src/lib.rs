@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod media;
+pub mod metrics;
 pub mod openapi;
 pub mod startup;
 pub mod telemetry;

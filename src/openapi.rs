@@ -34,6 +34,7 @@ use crate::error::Problem;
         api::sessions::revoke_session,
         api::health::healthz,
         api::health::readyz,
+        api::health::metrics,
     ),
     components(schemas(Problem)),
     modifiers(&SecuritySchemes),

@@ -29,6 +29,7 @@ use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
 use crate::media::{MediaStore, PictureRules};
+use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::telemetry::{spawn_blocking_in_span, trace_requests};
 
@@ -61,8 +62,8 @@ async fn connect_redis(url: &str) -> anyhow::Result<ConnectionManager> {
         .map_err(|e| anyhow::anyhow!("cannot connect to Redis at REDIS_URL: {e}"))
 }
 
-async fn services(settings: &Settings) -> anyhow::Result<Services> {
-    let db = Db::new(settings)?;
+async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Services> {
+    let db = Db::new(settings)?.with_latency_metric(metrics.database());
     let applied = db.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
@@ -71,17 +72,23 @@ async fn services(settings: &Settings) -> anyhow::Result<Services> {
         Some(url) => {
             let conn = connect_redis(url.expose_secret()).await?;
             (
-                Sessions::Redis(RedisStore::new(
-                    conn.clone(),
-                    &settings.redis_key_prefix,
-                    settings.session_absolute_timeout,
-                    settings.user_cache_ttl,
-                )),
+                Sessions::redis(
+                    RedisStore::new(
+                        conn.clone(),
+                        &settings.redis_key_prefix,
+                        settings.session_absolute_timeout,
+                        settings.user_cache_ttl,
+                    ),
+                    metrics.clone(),
+                ),
                 LoginThrottle::redis(conn, settings),
             )
         }
         None => (
-            Sessions::Database(DbStore::new(db.clone(), settings.session_absolute_timeout)),
+            Sessions::database(
+                DbStore::new(db.clone(), settings.session_absolute_timeout),
+                metrics.clone(),
+            ),
             LoginThrottle::database(db.clone(), settings),
         ),
     };
@@ -101,7 +108,7 @@ async fn services(settings: &Settings) -> anyhow::Result<Services> {
 
 /// The account use cases alone, for the command-line tools.
 pub async fn accounts_for_cli(settings: &Settings) -> anyhow::Result<Accounts> {
-    Ok(services(settings).await?.accounts)
+    Ok(services(settings, &Metrics::new()?).await?.accounts)
 }
 
 /// Applies migrations and nothing else (`accounts migrate`).
@@ -112,7 +119,8 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let Services { accounts, sessions } = services(&settings).await?;
+        let metrics = Metrics::new()?;
+        let Services { accounts, sessions } = services(&settings, &metrics).await?;
         spawn_purger(&accounts, &sessions);
 
         let listener = TcpListener::bind(&settings.bind_address)
@@ -143,6 +151,7 @@ impl Application {
         let cookie_key = web::Data::new(CookieKey(key.clone()));
         let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));
         let policy = web::Data::new(policy);
+        let metrics = web::Data::new(metrics);
         let openapi = ApiDoc::openapi();
         let idle = actix_web::cookie::time::Duration::seconds(
             i64::try_from(settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX),
@@ -168,6 +177,7 @@ impl Application {
                 .app_data(cookie_key.clone())
                 .app_data(json_limit.clone())
                 .app_data(policy.clone())
+                .app_data(metrics.clone())
                 .configure(routes::configure)
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
@@ -202,7 +212,7 @@ impl Application {
 
 /// Deletes expired rows of the embedded session and throttle stores.
 fn spawn_purger(accounts: &Accounts, sessions: &Sessions) {
-    let Sessions::Database(store) = sessions.clone() else {
+    let Some(store) = sessions.database_store() else {
         return;
     };
     let throttle = accounts.throttle.clone();

@@ -12,6 +12,7 @@ use tracing::Instrument;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::LogFormat;
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -69,8 +70,24 @@ pub async fn trace_requests(
         method = %req.method(),
         path = %req.path(),
     );
+    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
+    if let (Some(metrics), Ok(response)) = (&metrics, &result) {
+        // The route pattern, not the path: ids and file names would make a
+        // label per request.
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        metrics.observe_request(
+            &method,
+            &route,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _entered = span.enter();
     match result {

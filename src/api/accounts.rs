@@ -19,6 +19,7 @@ use crate::auth::transport::CSRF_COOKIE;
 use crate::config::SameSite as SameSiteSetting;
 use crate::db::models::User;
 use crate::error::{ApiError, Problem};
+use crate::metrics::{LoginOutcome, Metrics};
 
 /// Issue a CSRF token
 ///
@@ -136,10 +137,19 @@ pub async fn login(
         return Err(ApiError::Validation(errors));
     }
     let ip = state.client_ip(&req);
-    let user = state
+    let result = state
         .accounts
         .authenticate(&body.email, body.password.into(), &ip)
-        .await?;
+        .await;
+    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+        match &result {
+            Ok(_) => metrics.login(LoginOutcome::Success),
+            Err(ApiError::TooManyAttempts { .. }) => metrics.login(LoginOutcome::Throttled),
+            Err(ApiError::InvalidCredentials) => metrics.login(LoginOutcome::Failure),
+            Err(_) => {}
+        }
+    }
+    let user = result?;
     let response = log_in(
         &req,
         &state,

@@ -52,3 +52,40 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         ("session_store", verdict(&sessions)),
     ])))
 }
+
+/// Prometheus metrics
+///
+/// The text exposition format. When `METRICS_TOKEN` is set, it must come as
+/// `Authorization: Bearer <METRICS_TOKEN>`; otherwise restrict `/metrics` at
+/// the proxy.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`not_authenticated`: `METRICS_TOKEN` is set and was not sent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn metrics(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    metrics: web::Data<crate::metrics::Metrics>,
+) -> Result<HttpResponse, ApiError> {
+    use secrecy::ExposeSecret;
+    if let Some(expected) = &state.settings.metrics_token {
+        let sent = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crate::auth::tokens::constant_time_eq(
+            sent.as_bytes(),
+            expected.expose_secret().as_bytes(),
+        ) {
+            return Err(ApiError::NotAuthenticated);
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render()))
+}

@@ -123,6 +123,7 @@ pub struct Db {
     /// here, on the async side, instead of parking blocking threads on the
     /// pool's lock (which costs a context switch each on a small machine).
     permits: Arc<Semaphore>,
+    latency: Option<prometheus::Histogram>,
 }
 
 impl Db {
@@ -156,7 +157,14 @@ impl Db {
         Ok(Db {
             pool,
             permits: Arc::new(Semaphore::new(settings.database_pool_size as usize)),
+            latency: None,
         })
+    }
+
+    /// Records the latency of every `run` in `histogram`.
+    pub fn with_latency_metric(mut self, histogram: prometheus::Histogram) -> Self {
+        self.latency = Some(histogram);
+        self
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -165,6 +173,10 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let _timer = self
+            .latency
+            .as_ref()
+            .map(prometheus::Histogram::start_timer);
         let pool = self.pool.clone();
         let _permit = self
             .permits

@@ -47,3 +47,51 @@ async fn every_response_has_security_headers_and_a_request_id(backend: Backend) 
         "a caller's id is kept"
     );
 }
+
+both_backends!(metrics_count_requests_logins_and_store_latency);
+
+async fn metrics_count_requests_logins_and_store_latency(backend: Backend) {
+    let Some(app) =
+        crate::helpers::spawn_app_with(backend, &[("METRICS_TOKEN", "scrape-secret")]).await
+    else {
+        return;
+    };
+    let (email, token) = app.register_app().await;
+    assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
+    app.login_app(&email, "wrong password here")
+        .await
+        .problem(401, "invalid_credentials");
+    assert_eq!(
+        app.login_app(&email, crate::helpers::PASSWORD).await.status,
+        200
+    );
+    app.get("/nowhere").await.problem(404, "not_found");
+
+    app.get("/metrics").await.problem(401, "not_authenticated");
+    app.bearer("wrong")
+        .get("/metrics")
+        .await
+        .problem(401, "not_authenticated");
+    let reply = app.bearer("scrape-secret").get("/metrics").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = reply.text;
+    for expected in [
+        r#"accounts_http_requests_total{method="GET",route="/accounts/me",status="200"} 1"#,
+        r#"accounts_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"accounts_logins_total{outcome="success"} 1"#,
+        r#"accounts_logins_total{outcome="failure"} 1"#,
+        r#"accounts_session_store_duration_seconds_count{operation="load"}"#,
+        "accounts_database_duration_seconds_count",
+        r#"accounts_http_request_duration_seconds_bucket{method="POST",route="/accounts/login""#,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains(&token) && !text.contains(&email),
+        "no secrets or addresses in metrics"
+    );
+}

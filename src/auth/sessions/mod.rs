@@ -10,7 +10,7 @@ mod db_store;
 mod redis_store;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -21,6 +21,7 @@ pub use db_store::DbStore;
 pub use redis_store::RedisStore;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 pub type State = HashMap<String, String>;
 
@@ -152,9 +153,15 @@ fn effective_ttl(state: &State, idle_ttl: &CookieDuration, absolute: Duration) -
 }
 
 /// The configured store. actix-session's middleware is generic over one
-/// store type, so the choice is an enum.
+/// store type, so the choice is an enum inside it.
 #[derive(Clone)]
-pub enum Sessions {
+pub struct Sessions {
+    backend: Backend,
+    metrics: Metrics,
+}
+
+#[derive(Clone)]
+enum Backend {
     Redis(RedisStore),
     Database(DbStore),
 }
@@ -164,6 +171,32 @@ fn key_of(key: &SessionKey) -> &str {
 }
 
 impl Sessions {
+    pub fn redis(store: RedisStore, metrics: Metrics) -> Self {
+        Sessions {
+            backend: Backend::Redis(store),
+            metrics,
+        }
+    }
+
+    pub fn database(store: DbStore, metrics: Metrics) -> Self {
+        Sessions {
+            backend: Backend::Database(store),
+            metrics,
+        }
+    }
+
+    /// The embedded store, which needs its expired rows purged.
+    pub fn database_store(&self) -> Option<DbStore> {
+        match &self.backend {
+            Backend::Database(store) => Some(store.clone()),
+            Backend::Redis(_) => None,
+        }
+    }
+
+    fn observe(&self, operation: &str, started: Instant) {
+        self.metrics.observe_store(operation, started.elapsed());
+    }
+
     /// Creates a session directly in the store (app clients: the key is the
     /// Bearer token) and returns its key.
     pub async fn create(&self, state: State, idle_ttl: Duration) -> Result<String, ApiError> {
@@ -177,64 +210,70 @@ impl Sessions {
 
     /// The user's live sessions.
     pub async fn list(&self, user_id: i32) -> Result<Vec<SessionInfo>, ApiError> {
-        match self {
-            Sessions::Redis(s) => s.list(user_id).await,
-            Sessions::Database(s) => s.list(user_id).await,
+        match &self.backend {
+            Backend::Redis(s) => s.list(user_id).await,
+            Backend::Database(s) => s.list(user_id).await,
         }
     }
 
     /// Ends one of the user's sessions by its public id; false when the user
     /// has no such session.
     pub async fn revoke(&self, user_id: i32, session_id: &str) -> Result<bool, ApiError> {
-        match self {
-            Sessions::Redis(s) => s.revoke(user_id, session_id).await,
-            Sessions::Database(s) => s.revoke(user_id, session_id).await,
+        match &self.backend {
+            Backend::Redis(s) => s.revoke(user_id, session_id).await,
+            Backend::Database(s) => s.revoke(user_id, session_id).await,
         }
     }
 
     /// Ends every session of the user except `keep` (a public id).
     pub async fn revoke_others(&self, user_id: i32, keep: &str) -> Result<(), ApiError> {
-        match self {
-            Sessions::Redis(s) => s.revoke_others(user_id, keep).await,
-            Sessions::Database(s) => s.revoke_others(user_id, keep).await,
+        match &self.backend {
+            Backend::Redis(s) => s.revoke_others(user_id, keep).await,
+            Backend::Database(s) => s.revoke_others(user_id, keep).await,
         }
     }
 
     /// Refreshes the cached copy of the user that sessions are loaded with
     /// (Redis; the embedded store reads the user in the same query).
     pub async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
-        match self {
-            Sessions::Redis(s) => s.cache_user(user).await,
-            Sessions::Database(_) => Ok(()),
+        match &self.backend {
+            Backend::Redis(s) => s.cache_user(user).await,
+            Backend::Database(_) => Ok(()),
         }
     }
 
     pub fn caches_users(&self) -> bool {
-        matches!(self, Sessions::Redis(_))
+        matches!(self.backend, Backend::Redis(_))
     }
 
     pub async fn ping(&self) -> Result<(), ApiError> {
-        match self {
-            Sessions::Redis(s) => s.ping().await,
-            Sessions::Database(s) => s.ping().await,
+        match &self.backend {
+            Backend::Redis(s) => s.ping().await,
+            Backend::Database(s) => s.ping().await,
         }
     }
 }
 
 impl SessionStore for Sessions {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        match self {
-            Sessions::Redis(s) => s.load(key_of(key)).await,
-            Sessions::Database(s) => s.load(key_of(key)).await,
-        }
+        let started = Instant::now();
+        let result = match &self.backend {
+            Backend::Redis(s) => s.load(key_of(key)).await,
+            Backend::Database(s) => s.load(key_of(key)).await,
+        };
+        self.observe("load", started);
+        result
     }
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        let started = Instant::now();
         let key = super::tokens::session_key();
-        match self {
-            Sessions::Redis(s) => s.save(&key, state, ttl).await?,
-            Sessions::Database(s) => s.save(&key, state, ttl).await?,
-        }
+        let result = match &self.backend {
+            Backend::Redis(s) => s.save(&key, state, ttl).await,
+            Backend::Database(s) => s.save(&key, state, ttl).await,
+        };
+        self.observe("save", started);
+        result?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
@@ -244,11 +283,13 @@ impl SessionStore for Sessions {
         state: State,
         ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
-        match self {
-            Sessions::Redis(s) => s.update(key_of(&key), state, ttl).await?,
-            Sessions::Database(s) => s.update(key_of(&key), state, ttl).await?,
-        }
-        Ok(key)
+        let started = Instant::now();
+        let result = match &self.backend {
+            Backend::Redis(s) => s.update(key_of(&key), state, ttl).await,
+            Backend::Database(s) => s.update(key_of(&key), state, ttl).await,
+        };
+        self.observe("update", started);
+        result.map(|()| key)
     }
 
     async fn update_ttl(
@@ -256,17 +297,20 @@ impl SessionStore for Sessions {
         key: &SessionKey,
         ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
-        match self {
-            Sessions::Redis(s) => s.update_ttl(key_of(key), ttl).await,
-            Sessions::Database(s) => s.update_ttl(key_of(key), ttl).await,
+        match &self.backend {
+            Backend::Redis(s) => s.update_ttl(key_of(key), ttl).await,
+            Backend::Database(s) => s.update_ttl(key_of(key), ttl).await,
         }
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        match self {
-            Sessions::Redis(s) => s.delete(key_of(key)).await,
-            Sessions::Database(s) => s.delete(key_of(key)).await,
-        }
+        let started = Instant::now();
+        let result = match &self.backend {
+            Backend::Redis(s) => s.delete(key_of(key)).await,
+            Backend::Database(s) => s.delete(key_of(key)).await,
+        };
+        self.observe("delete", started);
+        result
     }
 }
 

@@ -1,0 +1,127 @@
+//! Prometheus metrics, served at `GET /metrics`: requests by route and
+//! status, their latency, login outcomes, and the latency of the session
+//! store and the database as the service sees them.
+//!
+//! One registry per application (not a global), so that several instances
+//! in one process (the tests) keep their own counts.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// Buckets from 0.1 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    logins: IntCounterVec,
+    store_duration: HistogramVec,
+    database_duration: Histogram,
+}
+
+/// How a login attempt ended.
+#[derive(Clone, Copy, Debug)]
+pub enum LoginOutcome {
+    Success,
+    Failure,
+    Throttled,
+}
+
+impl Metrics {
+    pub fn new() -> anyhow::Result<Self> {
+        let registry = Registry::new_custom(Some("accounts".into()), None)?;
+        let histogram = |name: &str, help: &str| {
+            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())
+        };
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route pattern and status.",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency by method and route pattern.",
+            ),
+            &["method", "route"],
+        )?;
+        let logins = IntCounterVec::new(
+            Opts::new(
+                "logins_total",
+                "Login attempts by outcome: success, failure, throttled.",
+            ),
+            &["outcome"],
+        )?;
+        let store_duration = HistogramVec::new(
+            histogram(
+                "session_store_duration_seconds",
+                "Session store operation latency by operation.",
+            ),
+            &["operation"],
+        )?;
+        let database_duration = Histogram::with_opts(histogram(
+            "database_duration_seconds",
+            "Latency of database work, from the request's side (pool wait included).",
+        ))?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(store_duration.clone()))?;
+        registry.register(Box::new(database_duration.clone()))?;
+        Ok(Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            logins,
+            store_duration,
+            database_duration,
+        })
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn login(&self, outcome: LoginOutcome) {
+        let label = match outcome {
+            LoginOutcome::Success => "success",
+            LoginOutcome::Failure => "failure",
+            LoginOutcome::Throttled => "throttled",
+        };
+        self.logins.with_label_values(&[label]).inc();
+    }
+
+    pub fn observe_store(&self, operation: &str, elapsed: Duration) {
+        self.store_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn database(&self) -> Histogram {
+        self.database_duration.clone()
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(error = %e, "could not encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
