@@ -50,6 +50,7 @@ RUN mkdir src \
 #    stand-ins' build, so they are touched for cargo to rebuild the crate.
 COPY src ./src
 COPY migrations ./migrations
+COPY static ./static
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked \
  && cp target/release/accounts /usr/local/bin/accounts

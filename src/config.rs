@@ -272,6 +272,21 @@ impl Settings {
                 "CORS_ALLOWED_ORIGINS cannot be * (credentials are allowed); list the origins",
             );
         }
+        for origin in &self.cors_allowed_origins {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let valid = host.is_some_and(|h| {
+                !h.is_empty()
+                    && !h.contains(['/', '?', '#', ' ', '*'])
+                    && h.parse::<actix_web::http::uri::Authority>().is_ok()
+            });
+            if !valid {
+                return Err(ConfigError(format!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -349,6 +364,21 @@ mod tests {
         );
         let err = from(&[("ARGON2_MEMORY_KIB", "1024")]).unwrap_err();
         assert!(err.to_string().contains("OWASP"), "{err}");
+        let err = from(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        let err = from(&[("CORS_ALLOWED_ORIGINS", "https://ok.example.com, ftp://x")]).unwrap_err();
+        assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{err}");
+        let err = from(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap_err();
+        assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{err}");
+        let ok = from(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com/, http://localhost:5173",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.cors_allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
         let err = from(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
     }

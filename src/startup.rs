@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_identity::IdentityMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::SessionMiddleware;
@@ -20,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::accounts::Accounts;
 use crate::api::json::JsonLimit;
-use crate::api::{fallback, routes, AppState};
+use crate::api::{docs, fallback, routes, AppState};
 use crate::auth::current::SessionPolicy;
 use crate::auth::passwords::Passwords;
 use crate::auth::sessions::{DbStore, RedisStore, Sessions};
@@ -162,6 +163,7 @@ impl Application {
             SameSiteSetting::None => SameSite::None,
         };
         let cookie_secure = settings.cookie_secure;
+        let cors_origins = settings.cors_allowed_origins.clone();
 
         let server = HttpServer::new(move || {
             let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -180,12 +182,18 @@ impl Application {
                 .app_data(metrics.clone())
                 .configure(routes::configure)
                 .service(web::redirect("/docs", "/docs/"))
+                // Before Swagger UI's own files, so this one wins.
+                .route(
+                    "/docs/swagger-initializer.js",
+                    web::get().to(docs::swagger_initializer),
+                )
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(fallback::not_found))
                 // Wrapped inside out: the last one sees the request first.
                 .wrap(IdentityMiddleware::default())
                 .wrap(session_middleware)
                 .wrap(from_fn(session_transport))
+                .wrap(cors(&cors_origins))
                 .wrap(from_fn(fallback::finish_responses))
                 .wrap(from_fn(trace_requests))
         })
@@ -208,6 +216,28 @@ impl Application {
     pub fn server(self) -> Server {
         self.server
     }
+}
+
+/// CORS for single-page apps on other origins: only the listed origins,
+/// with credentials (cookies), the CSRF and Authorization headers allowed,
+/// and preflights cached for an hour. Other origins get no CORS headers
+/// (same-origin callers such as Swagger UI are unaffected).
+fn cors(origins: &[String]) -> Cors {
+    use actix_web::http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            HeaderName::from_static("x-csrftoken"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .supports_credentials()
+        .max_age(3600);
+    origins
+        .iter()
+        .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
 /// Deletes expired rows of the embedded session and throttle stores.

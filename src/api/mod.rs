@@ -2,6 +2,7 @@
 //! the one route table.
 
 pub mod accounts;
+pub mod docs;
 pub mod fallback;
 pub mod health;
 pub mod json;

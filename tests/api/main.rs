@@ -5,6 +5,7 @@
 mod helpers;
 mod images;
 
+mod browsers;
 mod cli;
 mod csrf;
 mod login;
