@@ -121,7 +121,8 @@ impl Accounts {
         }
         let canonical =
             Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
-        let had_failures = self.throttle.check(&canonical, client_ip).await?;
+        // Counted as a failure until the password proves right.
+        let attempt = self.throttle.begin(&canonical, client_ip).await?;
 
         let probe = canonical.clone();
         let user = self
@@ -137,16 +138,11 @@ impl Accounts {
                 self.db
                     .run(move |conn| users::record_login(conn, id, now, rehashed))
                     .await?;
-                if had_failures {
-                    self.throttle.record_success(&canonical).await?;
-                }
+                self.throttle.succeeded(attempt).await?;
                 user.last_login = Some(now);
                 Ok(user)
             }
-            _ => {
-                self.throttle.record_failure(&canonical, client_ip).await?;
-                Err(ApiError::InvalidCredentials)
-            }
+            _ => Err(ApiError::InvalidCredentials),
         }
     }
 
@@ -167,9 +163,6 @@ impl Accounts {
         new: SecretString,
         client_ip: &str,
     ) -> Result<(), ApiError> {
-        self.throttle
-            .check(&user.email_canonical, client_ip)
-            .await?;
         let mut errors = FieldErrors::new();
         if current.expose_secret().chars().count() > MAX_LENGTH {
             push(
@@ -190,16 +183,17 @@ impl Accounts {
         if errors.contains_key("current_password") {
             return Err(ApiError::Validation(errors));
         }
+        let attempt = self
+            .throttle
+            .begin(&user.email_canonical, client_ip)
+            .await?;
         match self
             .passwords
             .verify(current, Some(user.password.clone()))
             .await?
         {
-            Verified::Yes { .. } => {}
+            Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
             Verified::No => {
-                self.throttle
-                    .record_failure(&user.email_canonical, client_ip)
-                    .await?;
                 push(
                     &mut errors,
                     "current_password",

@@ -89,6 +89,12 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        // Any token is a valid method name: unknown ones share one label,
+        // or a client could make a series per request.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "other",
+        };
         self.http_requests
             .with_label_values(&[method, route, &status.to_string()])
             .inc();

@@ -14,7 +14,8 @@ use crate::error::Problem;
         description = "User accounts as a service: register, log in, read and edit \"me\", log out.\n\n\
             Browser clients use the `sessionid` cookie and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
             on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`.\n\n\
-            Every error is `application/problem+json` with a machine-readable `code`.",
+            Every error is `application/problem+json` with a machine-readable `code`; beyond those listed per \
+            operation, a method a path does not have is 405 `method_not_allowed` and an unknown path 404 `not_found`.",
         license(name = "MIT")
     ),
     paths(
@@ -37,7 +38,7 @@ use crate::error::Problem;
         api::health::metrics,
     ),
     components(schemas(Problem)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
     tags(
         (name = "accounts", description = "Registration, login and logout"),
         (name = "me", description = "The logged-in user"),
@@ -71,6 +72,53 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// Answers any operation can give, added to each so the document lists
+/// them where clients look: 503 when a backing service is down, 413 where
+/// there is a body. (A method a path does not have is 405
+/// `method_not_allowed`, and an unknown path 404 `not_found`, anywhere.)
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() && !responses.contains_key("413") {
+                    responses.insert(
+                        "413".into(),
+                        problem("`payload_too_large`: the body is over its limit").into(),
+                    );
+                }
+                if path != "/healthz" && path != "/metrics" && !responses.contains_key("503") {
+                    responses.insert(
+                        "503".into(),
+                        problem("`service_unavailable`: the database or the session store is down; retry").into(),
+                    );
+                }
+            }
+        }
     }
 }
 

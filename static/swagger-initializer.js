@@ -15,7 +15,8 @@ window.onload = function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     withCredentials: true,
-    persistAuthorization: true,
+    // A token pasted into "Authorize" is not kept after the page closes.
+    persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     plugins: [SwaggerUIBundle.plugins.DownloadUrl],
     layout: "StandaloneLayout",

@@ -15,7 +15,7 @@ use crate::auth::sessions::{
     new_state, ClientKind, SessionUser, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY,
 };
 use crate::auth::tokens::csrf_token;
-use crate::auth::transport::CSRF_COOKIE;
+use crate::auth::transport::{Transport, CSRF_COOKIE};
 use crate::config::SameSite as SameSiteSetting;
 use crate::db::models::User;
 use crate::error::{ApiError, Problem};
@@ -77,6 +77,7 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    check_client(&req, body.client.unwrap_or_default())?;
     let user = state
         .accounts
         .register(Registration {
@@ -136,6 +137,7 @@ pub async fn login(
         }
         return Err(ApiError::Validation(errors));
     }
+    check_client(&req, body.client.unwrap_or_default())?;
     let ip = state.client_ip(&req);
     let result = state
         .accounts
@@ -159,6 +161,23 @@ pub async fn login(
     )
     .await?;
     Ok(HttpResponse::Ok().json(response))
+}
+
+/// A browser session lives in a cookie, which a request carrying a Bearer
+/// token neither reads nor receives: refuse the mix rather than start a
+/// session nobody holds (and renew away the token's).
+fn check_client(req: &HttpRequest, client: ClientKind) -> Result<(), ApiError> {
+    let bearer = req
+        .extensions()
+        .get::<Transport>()
+        .is_some_and(|t| t.client == ClientKind::App);
+    if bearer && client == ClientKind::Browser {
+        return Err(ApiError::field(
+            "client",
+            "A request with an Authorization header cannot start a browser session; send \"client\": \"app\".",
+        ));
+    }
+    Ok(())
 }
 
 /// Starts a session for `user`: in the request's cookie session for

@@ -13,7 +13,7 @@ use crate::telemetry::spawn_blocking_in_span;
     get, path = "/media/{path}", tag = "profile",
     params(("path" = String, Path, description = "The rest of a `profile_pic` URL, e.g. `profile_pics/3f9c….png`")),
     responses(
-        (status = 200, description = "The file", content_type = "image/png"),
+        (status = 200, description = "The file: PNG, or JPEG for photographs", content(("image/png"), ("image/jpeg"))),
         (status = 404, description = "`not_found`", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -38,11 +38,21 @@ impl AppState {
     /// The client's address: the socket's, or `X-Forwarded-For`'s when the
     /// operator says a trusted proxy sets it.
     pub fn client_ip(&self, req: &HttpRequest) -> String {
-        let info = req.connection_info();
+        let peer = || req.peer_addr().map(|a| a.ip().to_string());
         let addr = if self.settings.trust_forwarded_for {
-            info.realip_remote_addr().map(str::to_owned)
+            // The last entry is the one the trusted proxy added; those
+            // before it are whatever the client chose to send.
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last()
+                .map(str::to_owned)
+                .or_else(peer)
         } else {
-            req.peer_addr().map(|a| a.ip().to_string())
+            peer()
         };
         addr.unwrap_or_else(|| "unknown".into())
     }

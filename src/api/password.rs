@@ -22,7 +22,8 @@ use crate::error::{ApiError, Problem};
         (status = 400, description = "`validation_failed`: `errors.current_password` (wrong) or `errors.new_password` (a rule broken); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until attempts for this account are accepted again"))),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]

@@ -34,6 +34,8 @@ pub struct UserOut {
     pub last_name: String,
     pub is_staff: bool,
     pub date_joined: DateTime<Utc>,
+    /// Null until the first login.
+    #[schema(required = true)]
     pub last_login: Option<DateTime<Utc>>,
 }
 
@@ -73,10 +75,12 @@ pub struct AuthResponse {
     pub user: UserOut,
     /// App clients only: send as `Authorization: Bearer <token>`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub token: Option<String>,
     /// App clients only: when the token ends at the latest (it ends sooner
     /// after `SESSION_IDLE_TIMEOUT_SECS` without use).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -182,6 +186,7 @@ pub struct ProfileOut {
     pub portfolio_site: String,
     pub bio: String,
     /// The picture's URL path under `/media/`, or null.
+    #[schema(required = true)]
     pub profile_pic: Option<String>,
 }
 

@@ -4,6 +4,10 @@
 //! limit stops spraying across accounts. Fixed windows from the first
 //! failure, never a permanent lock. Counters live in Redis when configured
 //! (every instance sees them), in the database otherwise.
+//!
+//! Every attempt is counted *before* the password is checked, atomically,
+//! and taken back when it succeeds. Checking first and counting after the
+//! (slow) hash would let a burst of parallel guesses all pass the check.
 
 use std::time::Duration;
 
@@ -37,8 +41,33 @@ pub struct LoginThrottle {
     limits: Limits,
 }
 
+/// An attempt already counted as a failure; `LoginThrottle::succeeded`
+/// takes it back.
+#[must_use = "an attempt stays counted as a failure unless it is settled"]
+pub struct Attempt {
+    account: String,
+    address: String,
+}
+
+/// Takes one back from a counter, never below zero and never creating one.
+static DECREMENT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if n > 0 then return redis.call('DECR', KEYS[1]) end
+        return 0
+        ",
+    )
+});
+
 fn unavailable(e: redis::RedisError) -> ApiError {
     ApiError::Unavailable(format!("redis: {e}"))
+}
+
+/// Whole seconds left, rounded up: a client that waits `Retry-After` is
+/// never early.
+fn ceil_secs(millis: i64) -> u64 {
+    u64::try_from(millis.max(0)).unwrap_or(0).div_ceil(1000)
 }
 
 impl LoginThrottle {
@@ -67,41 +96,74 @@ impl LoginThrottle {
         }
     }
 
-    fn keys(email_canonical: &str, ip: &str) -> [String; 2] {
-        [counter_key("email", email_canonical), counter_key("ip", ip)]
+    fn redis_key(prefix: &str, key: &str) -> String {
+        format!("{prefix}login_failures:{key}")
     }
 
-    /// `Err(TooManyAttempts)` while the email or the address is over its
-    /// limit; otherwise whether the email has failures counted (so that a
-    /// successful login clears them only when there is something to clear).
-    pub async fn check(&self, email_canonical: &str, ip: &str) -> Result<bool, ApiError> {
-        let [account, address] = Self::keys(email_canonical, ip);
-        let counts = self.read(&[account, address]).await?;
+    /// Counts an attempt for the email and the address; `Err(TooManyAttempts)`
+    /// when either is then over its limit.
+    pub async fn begin(&self, email_canonical: &str, ip: &str) -> Result<Attempt, ApiError> {
+        let attempt = Attempt {
+            account: counter_key("email", email_canonical),
+            address: counter_key("ip", ip),
+        };
+        let counts = self
+            .increment([attempt.account.clone(), attempt.address.clone()])
+            .await?;
         let limits = [self.limits.per_account, self.limits.per_ip];
         let retry_after = counts
             .iter()
             .zip(limits)
-            .filter(|((failures, _), limit)| *failures >= u64::from(*limit))
+            .filter(|((failures, _), limit)| *failures > u64::from(*limit))
             .map(|((_, secs_left), _)| *secs_left)
             .max();
         match retry_after {
             Some(secs) => Err(ApiError::TooManyAttempts {
                 retry_after_secs: secs.max(1),
             }),
-            None => Ok(counts.first().is_some_and(|(failures, _)| *failures > 0)),
+            None => Ok(attempt),
         }
     }
 
-    pub async fn record_failure(&self, email_canonical: &str, ip: &str) -> Result<(), ApiError> {
-        let keys = Self::keys(email_canonical, ip);
+    /// The attempt succeeded: the email's failures are forgotten and the
+    /// address's count is taken back.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), ApiError> {
+        match &self.counters {
+            Counters::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                let _: () = redis::cmd("DEL")
+                    .arg(Self::redis_key(prefix, &attempt.account))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                let _: i64 = DECREMENT
+                    .key(Self::redis_key(prefix, &attempt.address))
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            }
+            Counters::Database(db) => {
+                db.run(move |conn| {
+                    rows::clear(conn, &attempt.account)?;
+                    rows::take_back(conn, &attempt.address)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Adds one to each counter (opening its window if none is open) and
+    /// returns `(count, seconds until the window ends)` for each.
+    async fn increment(&self, keys: [String; 2]) -> Result<Vec<(u64, u64)>, ApiError> {
         let window = self.limits.window;
         match &self.counters {
             Counters::Redis { conn, prefix } => {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
                 for key in &keys {
-                    let key = format!("{prefix}login_failures:{key}");
-                    // Opens the window at the first failure; INCR keeps the TTL.
+                    let key = Self::redis_key(prefix, key);
+                    // Opens the window at the first attempt; INCR keeps the TTL.
                     pipe.cmd("SET")
                         .arg(&key)
                         .arg(0)
@@ -109,87 +171,34 @@ impl LoginThrottle {
                         .arg(window.as_secs().max(1))
                         .arg("NX")
                         .ignore();
-                    pipe.incr(&key, 1).ignore();
+                    pipe.incr(&key, 1).pttl(&key);
                 }
-                pipe.query_async::<()>(&mut conn.clone())
+                let flat: Vec<i64> = pipe
+                    .query_async(&mut conn.clone())
                     .await
-                    .map_err(unavailable)
-            }
-            Counters::Database(db) => {
-                db.run(move |conn| {
-                    let now = Utc::now();
-                    let ends = (now
-                        + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX))
-                    .naive_utc();
-                    for key in &keys {
-                        rows::record(conn, key, now.naive_utc(), ends)?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-        }
-    }
-
-    /// A successful login clears the account's count (not the address's).
-    pub async fn record_success(&self, email_canonical: &str) -> Result<(), ApiError> {
-        let key = counter_key("email", email_canonical);
-        match &self.counters {
-            Counters::Redis { conn, prefix } => redis::cmd("DEL")
-                .arg(format!("{prefix}login_failures:{key}"))
-                .query_async::<()>(&mut conn.clone())
-                .await
-                .map_err(unavailable),
-            Counters::Database(db) => db.run(move |conn| rows::clear(conn, &key)).await,
-        }
-    }
-
-    /// `(failures, seconds until the window ends)` for each key.
-    async fn read(&self, keys: &[String; 2]) -> Result<Vec<(u64, u64)>, ApiError> {
-        match &self.counters {
-            Counters::Redis { conn, prefix } => {
-                let mut pipe = redis::pipe();
-                for key in keys {
-                    let key = format!("{prefix}login_failures:{key}");
-                    pipe.get(&key).pttl(&key);
-                }
-                let raw: Vec<(Option<u64>, i64)> = {
-                    let flat: Vec<redis::Value> = pipe
-                        .query_async(&mut conn.clone())
-                        .await
-                        .map_err(unavailable)?;
-                    flat.chunks(2)
-                        .map(|pair| {
-                            let count = redis::from_redis_value::<Option<u64>>(&pair[0])
-                                .ok()
-                                .flatten();
-                            let ttl_ms = redis::from_redis_value::<i64>(&pair[1]).unwrap_or(-2);
-                            (count, ttl_ms)
-                        })
-                        .collect()
-                };
-                Ok(raw
-                    .into_iter()
-                    .map(|(count, ttl_ms)| (count.unwrap_or(0), ceil_secs(ttl_ms)))
+                    .map_err(unavailable)?;
+                Ok(flat
+                    .chunks(2)
+                    .map(|pair| {
+                        (
+                            u64::try_from(pair[0]).unwrap_or(0),
+                            ceil_secs(pair.get(1).copied().unwrap_or(0)),
+                        )
+                    })
                     .collect())
             }
             Counters::Database(db) => {
-                let keys = keys.clone();
                 db.run(move |conn| {
                     let now = Utc::now().naive_utc();
+                    let ends =
+                        now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
                     keys.iter()
                         .map(|key| {
-                            Ok(
-                                rows::current(conn, key, now)?.map_or(
-                                    (0, 0),
-                                    |(failures, ends)| {
-                                        (
-                                            u64::try_from(failures).unwrap_or(0),
-                                            ceil_secs((ends - now).num_milliseconds()),
-                                        )
-                                    },
-                                ),
-                            )
+                            let (failures, window_ends_at) = rows::record(conn, key, now, ends)?;
+                            Ok((
+                                u64::try_from(failures).unwrap_or(0),
+                                ceil_secs((window_ends_at - now).num_milliseconds()),
+                            ))
                         })
                         .collect()
                 })
@@ -208,10 +217,4 @@ impl LoginThrottle {
             }
         }
     }
-}
-
-/// Whole seconds left, rounded up: a client that waits `Retry-After` is
-/// never early.
-fn ceil_secs(millis: i64) -> u64 {
-    u64::try_from(millis.max(0)).unwrap_or(0).div_ceil(1000)
 }

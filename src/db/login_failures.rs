@@ -1,42 +1,27 @@
-//! Fixed-window failure counters for login throttling, when Redis is not
+//! Fixed-window attempt counters for login throttling, when Redis is not
 //! configured.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::login_failures;
 use super::DbConnection;
 use crate::error::ApiError;
 
-/// `(failures, window_ends_at)` of a window still open at `now`.
-pub fn current(
-    conn: &mut DbConnection,
-    key: &str,
-    now: NaiveDateTime,
-) -> Result<Option<(i32, NaiveDateTime)>, ApiError> {
-    Ok(login_failures::table
-        .find(key)
-        .filter(login_failures::window_ends_at.gt(now))
-        .select((login_failures::failures, login_failures::window_ends_at))
-        .first(conn)
-        .optional()?)
-}
-
-/// Counts one failure: in the open window, or in a new one from `now`.
+/// Counts one attempt, in the open window or in a new one from `now`, and
+/// returns `(count, window_ends_at)` after it.
 pub fn record(
     conn: &mut DbConnection,
     key: &str,
     now: NaiveDateTime,
     window_ends_at: NaiveDateTime,
-) -> Result<(), ApiError> {
-    // Two concurrent first failures can both try to open the window; the
+) -> Result<(i32, NaiveDateTime), ApiError> {
+    // Two concurrent first attempts can both try to open the window; the
     // loser's insert breaks the primary key and it simply counts again.
     for _ in 0..2 {
         match open_or_bump(conn, key, now, window_ends_at) {
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => continue,
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
             other => return Ok(other?),
         }
     }
@@ -48,8 +33,10 @@ fn open_or_bump(
     key: &str,
     now: NaiveDateTime,
     window_ends_at: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(i32, NaiveDateTime), DieselError> {
     conn.transaction(|conn| {
+        // The increment is one statement: concurrent attempts never read
+        // the same count.
         let bumped = diesel::update(
             login_failures::table
                 .find(key)
@@ -67,8 +54,23 @@ fn open_or_bump(
                 ))
                 .execute(conn)?;
         }
-        Ok(())
+        login_failures::table
+            .find(key)
+            .select((login_failures::failures, login_failures::window_ends_at))
+            .first(conn)
     })
+}
+
+/// Takes one attempt back (a success), never below zero.
+pub fn take_back(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {
+    diesel::update(
+        login_failures::table
+            .find(key)
+            .filter(login_failures::failures.gt(0)),
+    )
+    .set(login_failures::failures.eq(login_failures::failures - 1))
+    .execute(conn)?;
+    Ok(())
 }
 
 pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {

@@ -161,3 +161,159 @@ async fn deactivate(app: &crate::helpers::TestApp, email: &str) {
     .await
     .unwrap();
 }
+
+both_backends!(
+    a_burst_of_parallel_guesses_is_throttled_too,
+    successful_logins_do_not_use_up_the_address_limit,
+);
+
+async fn a_burst_of_parallel_guesses_is_throttled_too(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let guesses = (0..20).map(|n| {
+        let request = app
+            .client
+            .post(app.url("/accounts/login"))
+            .json(&json!({"email": email, "password": format!("guess number {n}")}));
+        async move { request.send().await.map(|r| r.status().as_u16()) }
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(
+        checked, 5,
+        "exactly the limit's worth of guesses is checked: {statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        15,
+        "{statuses:?}"
+    );
+    app.login_app(&email, PASSWORD)
+        .await
+        .problem(429, "too_many_attempts");
+}
+
+async fn successful_logins_do_not_use_up_the_address_limit(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("LOGIN_FAILURES_PER_IP", "3"),
+            ("LOGIN_FAILURES_PER_ACCOUNT", "3"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    for _ in 0..6 {
+        assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
+    }
+    // Two failures, then a success: the success clears the account's count.
+    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_ACCOUNT", "3")]).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    for _ in 0..2 {
+        app.login_app(&email, "not it at all")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
+    for _ in 0..2 {
+        app.login_app(&email, "not it at all")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    assert_eq!(
+        app.login_app(&email, PASSWORD).await.status,
+        200,
+        "2 + 2 failures, not 4 in a row"
+    );
+}
+
+both_backends!(
+    a_bearer_request_cannot_start_a_browser_session,
+    behind_a_proxy_the_address_is_the_one_it_added,
+);
+
+async fn a_bearer_request_cannot_start_a_browser_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, token) = app.register_app().await;
+    let body = json!({"email": email, "password": PASSWORD});
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/accounts/login"))
+                .bearer_auth(&token)
+                .json(&body),
+        )
+        .await;
+    assert!(reply.problem(400, "validation_failed")["errors"]["client"].is_array());
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/accounts/register"))
+                .bearer_auth(&token)
+                .json(&json!({"email": "other@example.com", "password": PASSWORD})),
+        )
+        .await;
+    reply.problem(400, "validation_failed");
+    // The token's own session was left alone.
+    assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
+    let app_login = app
+        .send(
+            app.client
+                .post(app.url("/accounts/login"))
+                .bearer_auth(&token)
+                .json(&json!({"email": email, "password": PASSWORD, "client": "app"})),
+        )
+        .await;
+    assert_eq!(app_login.status, 200, "{}", app_login.text);
+}
+
+async fn behind_a_proxy_the_address_is_the_one_it_added(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("TRUST_X_FORWARDED_FOR", "true"),
+            ("LOGIN_FAILURES_PER_IP", "3"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let attempt = |spoofed: String, email: String| {
+        let request = app
+            .client
+            .post(app.url("/accounts/login"))
+            .header("X-Forwarded-For", format!("{spoofed}, 203.0.113.7"))
+            .json(&json!({"email": email, "password": "Winter2026!"}));
+        app.send(request)
+    };
+    for n in 0..3 {
+        attempt(format!("198.51.100.{n}"), format!("victim{n}@example.com"))
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    // A new made-up first entry does not make a new address.
+    attempt("192.0.2.99".into(), "victim9@example.com".into())
+        .await
+        .problem(429, "too_many_attempts");
+    // Another client behind the proxy is unaffected.
+    let other = app
+        .client
+        .post(app.url("/accounts/login"))
+        .header("X-Forwarded-For", "203.0.113.8")
+        .json(&json!({"email": "someone@example.com", "password": "Winter2026!"}));
+    app.send(other).await.problem(401, "invalid_credentials");
+}
