@@ -317,3 +317,58 @@ async fn behind_a_proxy_the_address_is_the_one_it_added(backend: Backend) {
         .json(&json!({"email": "someone@example.com", "password": "Winter2026!"}));
     app.send(other).await.problem(401, "invalid_credentials");
 }
+
+both_backends!(unknown_email_and_wrong_password_take_about_the_same_time);
+
+/// Medians over repeated calls, against a generous bound: each answer costs
+/// one Argon2 verification, so the two must be close (the load test prints
+/// the measured medians).
+async fn unknown_email_and_wrong_password_take_about_the_same_time(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("LOGIN_FAILURES_PER_ACCOUNT", "1000"),
+            ("LOGIN_FAILURES_PER_IP", "1000"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for n in 0..10 {
+        // Alternate which goes first: the first of a pair is slower for
+        // reasons of its own (a thread waking up), whatever it asks.
+        let mut pair = [
+            (format!("nobody{n}@example.com"), &mut unknown),
+            (email.clone(), &mut known),
+        ];
+        if n % 2 == 1 {
+            pair.reverse();
+        }
+        for (target, samples) in pair {
+            let started = std::time::Instant::now();
+            app.login_app(&target, "wrong password entirely")
+                .await
+                .problem(401, "invalid_credentials");
+            samples.push(started.elapsed().as_secs_f64());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let ratio = known / unknown;
+    eprintln!(
+        "login medians: wrong password {:.1} ms, unknown email {:.1} ms",
+        known * 1e3,
+        unknown * 1e3
+    );
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "wrong password {known:.4}s vs unknown email {unknown:.4}s"
+    );
+}
