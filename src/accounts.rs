@@ -121,10 +121,36 @@ impl Accounts {
         }
         let canonical =
             Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
-        // Counted as a failure until the password proves right.
+        // Counted as in flight from here: parallel guesses cannot all slip
+        // in before the first one is counted.
         let attempt = self.throttle.begin(&canonical, client_ip).await?;
+        // Whatever happens next, the attempt is settled: an outage midway
+        // must not leave it counted as in flight.
+        let checked = self.check_credentials(&canonical, password).await;
+        match checked {
+            Ok(Some(user)) => {
+                self.throttle.succeeded(attempt).await?;
+                Ok(user)
+            }
+            Ok(None) => {
+                self.throttle.failed(attempt).await?;
+                Err(ApiError::InvalidCredentials)
+            }
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                Err(error)
+            }
+        }
+    }
 
-        let probe = canonical.clone();
+    /// The user if the password is theirs and they may log in (recording the
+    /// login, and a stronger hash when the parameters changed).
+    async fn check_credentials(
+        &self,
+        canonical: &str,
+        password: SecretString,
+    ) -> Result<Option<User>, ApiError> {
+        let probe = canonical.to_owned();
         let user = self
             .db
             .run(move |conn| users::find_by_email(conn, &probe))
@@ -138,11 +164,10 @@ impl Accounts {
                 self.db
                     .run(move |conn| users::record_login(conn, id, now, rehashed))
                     .await?;
-                self.throttle.succeeded(attempt).await?;
                 user.last_login = Some(now);
-                Ok(user)
+                Ok(Some(user))
             }
-            _ => Err(ApiError::InvalidCredentials),
+            _ => Ok(None),
         }
     }
 
@@ -187,13 +212,21 @@ impl Accounts {
             .throttle
             .begin(&user.email_canonical, client_ip)
             .await?;
-        match self
+        let verified = match self
             .passwords
             .verify(current, Some(user.password.clone()))
-            .await?
+            .await
         {
+            Ok(verified) => verified,
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                return Err(error);
+            }
+        };
+        match verified {
             Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
             Verified::No => {
+                self.throttle.failed(attempt).await?;
                 push(
                     &mut errors,
                     "current_password",

@@ -41,20 +41,75 @@ pub struct LoginThrottle {
     limits: Limits,
 }
 
-/// An attempt already counted as a failure; `LoginThrottle::succeeded`
-/// takes it back.
-#[must_use = "an attempt stays counted as a failure unless it is settled"]
+/// An attempt in progress: counted as in flight until it is settled with
+/// `failed` or `succeeded` (or, if the process dies, until the in-flight
+/// count expires).
+#[must_use = "an attempt stays in flight until it is settled"]
 pub struct Attempt {
     account: String,
     address: String,
 }
 
-/// Takes one back from a counter, never below zero and never creating one.
-static DECREMENT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+/// How long an in-flight mark lasts if its attempt is never settled.
+const IN_FLIGHT_TTL: Duration = Duration::from_secs(60);
+
+/// Starts an attempt, atomically. KEYS: account failures, account in
+/// flight, address failures, address in flight. ARGV: the two limits and
+/// the in-flight TTL (ms). Returns {0} to go ahead, {1, ms} when a window
+/// is over its limit, {2} when too many attempts are already in flight.
+static BEGIN: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
-        local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if n > 0 then return redis.call('DECR', KEYS[1]) end
+        for i = 0, 1 do
+            local failures = tonumber(redis.call('GET', KEYS[1 + 2 * i]) or '0')
+            if failures >= tonumber(ARGV[1 + i]) then
+                return {1, redis.call('PTTL', KEYS[1 + 2 * i])}
+            end
+        end
+        local over = false
+        for i = 0, 1 do
+            local failures = tonumber(redis.call('GET', KEYS[1 + 2 * i]) or '0')
+            local in_flight = redis.call('INCR', KEYS[2 + 2 * i])
+            redis.call('PEXPIRE', KEYS[2 + 2 * i], ARGV[3])
+            if failures + in_flight > tonumber(ARGV[1 + i]) then over = true end
+        end
+        if over then
+            for i = 0, 1 do redis.call('DECR', KEYS[2 + 2 * i]) end
+            return {2}
+        end
+        return {0}
+        ",
+    )
+});
+
+/// Settles an attempt. KEYS as for BEGIN; ARGV[1] is 1 for a failure (count
+/// it in both windows, opening them if needed) or 0 for a success (forget
+/// the account's failures); ARGV[2] is the window in seconds.
+static SETTLE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        for i = 0, 1 do
+            local key = KEYS[2 + 2 * i]
+            if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+        end
+        if ARGV[1] == '1' then
+            for i = 0, 1 do
+                redis.call('SET', KEYS[1 + 2 * i], 0, 'EX', ARGV[2], 'NX')
+                redis.call('INCR', KEYS[1 + 2 * i])
+            end
+        else
+            redis.call('DEL', KEYS[1])
+        end
+        return 0
+        ",
+    )
+});
+
+/// Takes one in-flight mark back, never below zero.
+static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
         return 0
         ",
     )
@@ -68,6 +123,10 @@ fn unavailable(e: redis::RedisError) -> ApiError {
 /// never early.
 fn ceil_secs(millis: i64) -> u64 {
     u64::try_from(millis.max(0)).unwrap_or(0).div_ceil(1000)
+}
+
+fn in_flight_key(key: &str) -> String {
+    format!("inflight:{key}")
 }
 
 impl LoginThrottle {
@@ -96,111 +155,163 @@ impl LoginThrottle {
         }
     }
 
-    fn redis_key(prefix: &str, key: &str) -> String {
-        format!("{prefix}login_failures:{key}")
+    fn redis_keys(prefix: &str, attempt: &Attempt) -> [String; 4] {
+        let key = |k: &str| format!("{prefix}login_failures:{k}");
+        [
+            key(&attempt.account),
+            key(&in_flight_key(&attempt.account)),
+            key(&attempt.address),
+            key(&in_flight_key(&attempt.address)),
+        ]
     }
 
-    /// Counts an attempt for the email and the address; `Err(TooManyAttempts)`
-    /// when either is then over its limit.
+    /// Starts an attempt for the email from the address. While a window
+    /// holds as many failures as its limit: `TooManyAttempts` until the
+    /// window ends. While failures plus attempts already in progress would
+    /// pass the limit (a burst of parallel guesses): `TooManyAttempts`,
+    /// retry in a second.
     pub async fn begin(&self, email_canonical: &str, ip: &str) -> Result<Attempt, ApiError> {
         let attempt = Attempt {
             account: counter_key("email", email_canonical),
             address: counter_key("ip", ip),
         };
-        let counts = self
-            .increment([attempt.account.clone(), attempt.address.clone()])
-            .await?;
         let limits = [self.limits.per_account, self.limits.per_ip];
-        let retry_after = counts
-            .iter()
-            .zip(limits)
-            .filter(|((failures, _), limit)| *failures > u64::from(*limit))
-            .map(|((_, secs_left), _)| *secs_left)
-            .max();
-        match retry_after {
-            Some(secs) => Err(ApiError::TooManyAttempts {
+        let verdict: (u8, u64) = match &self.counters {
+            Counters::Redis { conn, prefix } => {
+                let mut script = BEGIN.prepare_invoke();
+                for key in Self::redis_keys(prefix, &attempt) {
+                    script.key(key);
+                }
+                script
+                    .arg(limits[0])
+                    .arg(limits[1])
+                    .arg(IN_FLIGHT_TTL.as_millis().to_string());
+                let reply: Vec<i64> = script
+                    .invoke_async(&mut conn.clone())
+                    .await
+                    .map_err(unavailable)?;
+                match reply.as_slice() {
+                    [1, ms, ..] => (1, ceil_secs(*ms)),
+                    [2, ..] => (2, 1),
+                    _ => (0, 0),
+                }
+            }
+            Counters::Database(db) => {
+                let keys = [attempt.account.clone(), attempt.address.clone()];
+                db.run(move |conn| {
+                    let now = Utc::now().naive_utc();
+                    let mut failures = [0i32; 2];
+                    for (n, key) in keys.iter().enumerate() {
+                        if let Some((count, ends)) = rows::current(conn, key, now)? {
+                            if count >= i32::try_from(limits[n]).unwrap_or(i32::MAX) {
+                                return Ok((1, ceil_secs((ends - now).num_milliseconds())));
+                            }
+                            failures[n] = count;
+                        }
+                    }
+                    let in_flight_ends =
+                        now + chrono::Duration::from_std(IN_FLIGHT_TTL).unwrap_or_default();
+                    let mut over = false;
+                    for (n, key) in keys.iter().enumerate() {
+                        let (in_flight, _) =
+                            rows::record(conn, &in_flight_key(key), now, in_flight_ends)?;
+                        over |=
+                            i64::from(failures[n]) + i64::from(in_flight) > i64::from(limits[n]);
+                    }
+                    if over {
+                        for key in &keys {
+                            rows::take_back(conn, &in_flight_key(key))?;
+                        }
+                        return Ok((2, 1));
+                    }
+                    Ok((0, 0))
+                })
+                .await?
+            }
+        };
+        match verdict {
+            (0, _) => Ok(attempt),
+            (_, secs) => Err(ApiError::TooManyAttempts {
                 retry_after_secs: secs.max(1),
             }),
-            None => Ok(attempt),
         }
     }
 
-    /// The attempt succeeded: the email's failures are forgotten and the
-    /// address's count is taken back.
+    /// The password was wrong: one more failure for the email and the address.
+    pub async fn failed(&self, attempt: Attempt) -> Result<(), ApiError> {
+        self.settle(attempt, true).await
+    }
+
+    /// The password was right: the email's failures are forgotten (the
+    /// address's stay: they were other people's guesses).
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), ApiError> {
+        self.settle(attempt, false).await
+    }
+
+    /// The attempt could not be checked (a backing service failed): it is
+    /// neither a failure nor a success, and is no longer in flight. Best
+    /// effort: if the store is down too, the mark expires by itself.
+    pub async fn abandon(&self, attempt: Attempt) {
+        let result = match &self.counters {
+            Counters::Redis { conn, prefix } => {
+                let keys = Self::redis_keys(prefix, &attempt);
+                let mut conn = conn.clone();
+                let mut outcome = Ok(());
+                for key in [&keys[1], &keys[3]] {
+                    if let Err(e) = RELEASE.key(key).invoke_async::<i64>(&mut conn).await {
+                        outcome = Err(unavailable(e));
+                    }
+                }
+                outcome
+            }
+            Counters::Database(db) => {
+                db.run(move |conn| {
+                    for key in [&attempt.account, &attempt.address] {
+                        rows::take_back(conn, &in_flight_key(key))?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "an abandoned login attempt stays marked until its mark expires");
+        }
+    }
+
+    async fn settle(&self, attempt: Attempt, failure: bool) -> Result<(), ApiError> {
+        let window = self.limits.window;
         match &self.counters {
             Counters::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let _: () = redis::cmd("DEL")
-                    .arg(Self::redis_key(prefix, &attempt.account))
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                let _: i64 = DECREMENT
-                    .key(Self::redis_key(prefix, &attempt.address))
-                    .invoke_async(&mut conn)
+                let mut script = SETTLE.prepare_invoke();
+                for key in Self::redis_keys(prefix, &attempt) {
+                    script.key(key);
+                }
+                script
+                    .arg(if failure { "1" } else { "0" })
+                    .arg(window.as_secs().max(1));
+                let _: i64 = script
+                    .invoke_async(&mut conn.clone())
                     .await
                     .map_err(unavailable)?;
                 Ok(())
             }
             Counters::Database(db) => {
                 db.run(move |conn| {
-                    rows::clear(conn, &attempt.account)?;
-                    rows::take_back(conn, &attempt.address)
-                })
-                .await
-            }
-        }
-    }
-
-    /// Adds one to each counter (opening its window if none is open) and
-    /// returns `(count, seconds until the window ends)` for each.
-    async fn increment(&self, keys: [String; 2]) -> Result<Vec<(u64, u64)>, ApiError> {
-        let window = self.limits.window;
-        match &self.counters {
-            Counters::Redis { conn, prefix } => {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for key in &keys {
-                    let key = Self::redis_key(prefix, key);
-                    // Opens the window at the first attempt; INCR keeps the TTL.
-                    pipe.cmd("SET")
-                        .arg(&key)
-                        .arg(0)
-                        .arg("EX")
-                        .arg(window.as_secs().max(1))
-                        .arg("NX")
-                        .ignore();
-                    pipe.incr(&key, 1).pttl(&key);
-                }
-                let flat: Vec<i64> = pipe
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(unavailable)?;
-                Ok(flat
-                    .chunks(2)
-                    .map(|pair| {
-                        (
-                            u64::try_from(pair[0]).unwrap_or(0),
-                            ceil_secs(pair.get(1).copied().unwrap_or(0)),
-                        )
-                    })
-                    .collect())
-            }
-            Counters::Database(db) => {
-                db.run(move |conn| {
                     let now = Utc::now().naive_utc();
                     let ends =
                         now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-                    keys.iter()
-                        .map(|key| {
-                            let (failures, window_ends_at) = rows::record(conn, key, now, ends)?;
-                            Ok((
-                                u64::try_from(failures).unwrap_or(0),
-                                ceil_secs((window_ends_at - now).num_milliseconds()),
-                            ))
-                        })
-                        .collect()
+                    for key in [&attempt.account, &attempt.address] {
+                        rows::take_back(conn, &in_flight_key(key))?;
+                    }
+                    if failure {
+                        for key in [&attempt.account, &attempt.address] {
+                            rows::record(conn, key, now, ends)?;
+                        }
+                    } else {
+                        rows::clear(conn, &attempt.account)?;
+                    }
+                    Ok(())
                 })
                 .await
             }

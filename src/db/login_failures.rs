@@ -9,6 +9,20 @@ use super::schema::login_failures;
 use super::DbConnection;
 use crate::error::ApiError;
 
+/// `(count, window_ends_at)` of a window still open at `now`.
+pub fn current(
+    conn: &mut DbConnection,
+    key: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(i32, NaiveDateTime)>, ApiError> {
+    Ok(login_failures::table
+        .find(key)
+        .filter(login_failures::window_ends_at.gt(now))
+        .select((login_failures::failures, login_failures::window_ends_at))
+        .first(conn)
+        .optional()?)
+}
+
 /// Counts one attempt, in the open window or in a new one from `now`, and
 /// returns `(count, window_ends_at)` after it.
 pub fn record(

@@ -154,7 +154,10 @@ pub async fn fresh_schema(base: &str) -> String {
     let schema = format!("test_{}", random(16));
     let base = base.to_owned();
     let ddl = format!("CREATE SCHEMA {schema}");
-    let url = base.clone();
+    // GSSAPI off: libpq's Kerberos code is not safe when tests connect
+    // from several threads at once (the app does the same, in db::Db).
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{joiner}gssencmode=disable");
     tokio::task::spawn_blocking(move || {
         let mut conn =
             diesel::PgConnection::establish(&url).expect("TEST_DATABASE_URL is reachable");

@@ -372,3 +372,26 @@ async fn unknown_email_and_wrong_password_take_about_the_same_time(backend: Back
         "wrong password {known:.4}s vs unknown email {unknown:.4}s"
     );
 }
+
+both_backends!(a_burst_of_right_passwords_is_told_to_retry_in_a_second);
+
+async fn a_burst_of_right_passwords_is_told_to_retry_in_a_second(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.register_app().await;
+    let logins = (0..8).map(|_| app.login_app(&email, PASSWORD));
+    let replies = futures_util::future::join_all(logins).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert!(ok >= 5, "at least the limit's worth goes through: {ok}");
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        reply.problem(429, "too_many_attempts");
+        assert_eq!(
+            reply.headers["retry-after"], "1",
+            "only in flight: retry at once, not after the window"
+        );
+    }
+    // Nothing was counted as a failure.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
+}
