@@ -66,6 +66,9 @@ pub struct Settings {
     /// copy. Changes made through the API refresh it at once; changes made
     /// straight in the database are seen within this time.
     pub user_cache_ttl: Duration,
+    /// With SQLite: how long a loaded session is reused in this process
+    /// (every write through the service drops it at once). 0 turns it off.
+    pub session_cache_ttl: Duration,
 
     pub max_json_body_bytes: usize,
     pub max_picture_bytes: usize,
@@ -204,6 +207,7 @@ impl Settings {
             session_absolute_timeout: secs(&var, "SESSION_ABSOLUTE_TIMEOUT_SECS", 8 * 60 * 60)?,
             session_touch_interval: secs(&var, "SESSION_TOUCH_INTERVAL_SECS", 60)?,
             user_cache_ttl: secs(&var, "USER_CACHE_TTL_SECS", 60)?,
+            session_cache_ttl: Duration::from_millis(parse(&var, "SESSION_CACHE_MILLIS", 1000)?),
             max_json_body_bytes: parse(&var, "MAX_JSON_BODY_BYTES", 1024 * 1024)?,
             max_picture_bytes: parse(&var, "MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
             max_picture_pixels: parse(&var, "MAX_PICTURE_PIXELS", 40_000_000)?,

@@ -87,7 +87,12 @@ async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Serv
         }
         None => (
             Sessions::database(
-                DbStore::new(db.clone(), settings.session_absolute_timeout),
+                DbStore::new(
+                    db.clone(),
+                    settings.session_absolute_timeout,
+                    // Only SQLite has a single writer (see load_cache).
+                    (!settings.is_postgres()).then_some(settings.session_cache_ttl),
+                ),
                 metrics.clone(),
             ),
             LoginThrottle::database(db.clone(), settings),

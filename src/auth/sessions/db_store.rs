@@ -1,11 +1,13 @@
 //! The embedded session store: a table in the application's database.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::Utc;
 
+use super::load_cache::LoadCache;
 use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::db::{sessions as rows, Db};
@@ -15,6 +17,8 @@ use crate::error::ApiError;
 pub struct DbStore {
     db: Db,
     absolute: Duration,
+    /// SQLite only (see `load_cache`).
+    cache: Option<Arc<LoadCache>>,
 }
 
 fn expiry(ttl: Duration) -> chrono::NaiveDateTime {
@@ -26,12 +30,39 @@ fn store_error(e: ApiError) -> anyhow::Error {
 }
 
 impl DbStore {
-    pub fn new(db: Db, absolute: Duration) -> Self {
-        DbStore { db, absolute }
+    /// `cache_ttl`: keep loaded sessions that long in this process (only
+    /// when this process is the database's only writer: SQLite).
+    pub fn new(db: Db, absolute: Duration, cache_ttl: Option<Duration>) -> Self {
+        let cache = cache_ttl
+            .filter(|ttl| !ttl.is_zero())
+            .map(|ttl| Arc::new(LoadCache::new(ttl)));
+        DbStore {
+            db,
+            absolute,
+            cache,
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
+    }
+
+    /// The user changed (or their sessions did): reload them from the table.
+    pub(super) fn forget_user(&self, user: i32, keep: Option<&str>) {
+        if let Some(cache) = &self.cache {
+            cache.forget_user(user, keep);
+        }
     }
 
     pub(super) async fn load(&self, key: &str) -> Result<Option<State>, LoadError> {
         let id = session_id(key);
+        if let Some(state) = self.cache.as_ref().and_then(|c| c.get(&id)) {
+            return Ok(Some(state));
+        }
+        let cache_id = id.clone();
+        let generation = self.cache.as_ref().map_or(0, |c| c.generation());
         let found = self
             .db
             .run(move |conn| rows::load_with_user(conn, &id, Utc::now().naive_utc()))
@@ -43,7 +74,11 @@ impl DbStore {
         let state: State =
             serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into()))?;
         let user_json = user.and_then(|u| serde_json::to_string(&SessionUser::from(&u)).ok());
-        Ok(Some(with_user(state, user_json)))
+        let state = with_user(state, user_json);
+        if let Some(cache) = &self.cache {
+            cache.put(cache_id, state.clone(), generation);
+        }
+        Ok(Some(state))
     }
 
     pub(super) async fn save(
@@ -70,18 +105,25 @@ impl DbStore {
         ttl: &CookieDuration,
     ) -> Result<(), UpdateError> {
         let id = session_id(key);
+        // Forgotten before the write and again after it: a load running
+        // alongside can store neither the old state nor a half-seen one.
+        self.forget(&id);
+        let cached_id = id.clone();
         let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
         let raw = serde_json::to_string(&*storable(&state))
             .map_err(|e| UpdateError::Serialization(e.into()))?;
         let user = user_id(&state);
         // A session ended while this request ran stays ended.
-        self.db
+        let result = self
+            .db
             .run(move |conn| {
                 rows::update(conn, &id, user, &raw, expires_at, Utc::now().naive_utc())
             })
             .await
             .map(drop)
-            .map_err(|e| UpdateError::Other(store_error(e)))
+            .map_err(|e| UpdateError::Other(store_error(e)));
+        self.forget(&cached_id);
+        result
     }
 
     pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
@@ -96,10 +138,15 @@ impl DbStore {
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
         let id = session_id(key);
-        self.db
+        self.forget(&id);
+        let cached_id = id.clone();
+        let result = self
+            .db
             .run(move |conn| rows::delete(conn, &id))
             .await
-            .map_err(store_error)
+            .map_err(store_error);
+        self.forget(&cached_id);
+        result
     }
 
     pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
@@ -114,18 +161,26 @@ impl DbStore {
     }
 
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
-        let id = id.to_owned();
-        self.db
-            .run(move |conn| rows::delete_for_user(conn, user, &id))
-            .await
+        self.forget(id);
+        let owned = id.to_owned();
+        let result = self
+            .db
+            .run(move |conn| rows::delete_for_user(conn, user, &owned))
+            .await;
+        self.forget(id);
+        result
     }
 
     pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
-        let keep = keep.to_owned();
-        self.db
-            .run(move |conn| rows::delete_others(conn, user, &keep))
+        self.forget_user(user, Some(keep));
+        let owned = keep.to_owned();
+        let result = self
+            .db
+            .run(move |conn| rows::delete_others(conn, user, &owned))
             .await
-            .map(drop)
+            .map(drop);
+        self.forget_user(user, Some(keep));
+        result
     }
 
     pub(super) async fn ping(&self) -> Result<(), ApiError> {

@@ -7,6 +7,7 @@
 //! Stores key sessions by `tokens::session_id(key)`, never by the key.
 
 mod db_store;
+mod load_cache;
 mod redis_store;
 
 use std::collections::HashMap;
@@ -238,7 +239,11 @@ impl Sessions {
     pub async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
         match &self.backend {
             Backend::Redis(s) => s.cache_user(user).await,
-            Backend::Database(_) => Ok(()),
+            // The next load joins the fresh row.
+            Backend::Database(s) => {
+                s.forget_user(user.id, None);
+                Ok(())
+            }
         }
     }
 
