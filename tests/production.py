@@ -367,6 +367,8 @@ def main():
         for t in threads:
             t.join()
         b.process.wait(timeout=40)
+        if not all(s == 200 for s in in_flight):
+            print("".join(open(b.log_path).readlines()[-30:]), flush=True)
         check(all(s == 200 for s in in_flight), f"SIGTERM let the in-flight logins finish: {in_flight}")
         check(b.process.returncode == 0, "B exited cleanly after SIGTERM")
     finally:

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod users;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -63,25 +64,34 @@ enum Backend {
 pub struct Managed {
     conn: DbConnection,
     broken: bool,
+    /// The outage count when this connection was last known good.
+    epoch: u64,
 }
 
 /// Connects with the concrete type, so a failure reports the real reason
 /// (the derive's own `establish` says only "invalid connection url").
 #[derive(Debug)]
-struct Manager(Backend);
+struct Manager {
+    backend: Backend,
+    /// Counts lost connections seen: after one, every idle connection is
+    /// suspect (the database likely restarted under all of them) and is
+    /// pinged once before use.
+    outages: Arc<AtomicU64>,
+}
 
 impl ManageConnection for Manager {
     type Connection = Managed;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Managed, Self::Error> {
-        match &self.0 {
+        match &self.backend {
             Backend::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
             Backend::Sqlite(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
         }
         .map(|conn| Managed {
             conn,
             broken: false,
+            epoch: self.outages.load(Ordering::Relaxed),
         })
         .map_err(diesel::r2d2::Error::ConnectionError)
     }
@@ -119,6 +129,7 @@ impl CustomizeConnection<Managed, diesel::r2d2::Error> for SqlitePragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    outages: Arc<AtomicU64>,
     /// One permit a pooled connection: requests beyond the pool's size wait
     /// here, on the async side, instead of parking blocking threads on the
     /// pool's lock (which costs a context switch each on a small machine).
@@ -146,6 +157,7 @@ impl Db {
         } else {
             Backend::Postgres(without_gssapi(url))
         };
+        let outages = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(settings.database_pool_size)
             .min_idle(Some(0))
@@ -153,9 +165,13 @@ impl Db {
             .test_on_check_out(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .connection_customizer(Box::new(SqlitePragmas))
-            .build_unchecked(Manager(backend));
+            .build_unchecked(Manager {
+                backend,
+                outages: Arc::clone(&outages),
+            });
         Ok(Db {
             pool,
+            outages,
             permits: Arc::new(Semaphore::new(settings.database_pool_size as usize)),
             latency: None,
         })
@@ -178,19 +194,21 @@ impl Db {
             .as_ref()
             .map(prometheus::Histogram::start_timer);
         let pool = self.pool.clone();
+        let outages = Arc::clone(&self.outages);
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| ApiError::internal("the database pool is closed"))?;
         spawn_blocking_in_span(move || {
-            let mut managed = pool.get()?;
+            let mut managed = checkout(&pool, &outages)?;
             let result = f(&mut managed.conn);
             // A lost connection (the database restarted, say) is an outage
-            // for this request only: the pool drops this connection and
-            // the next request connects afresh.
+            // for this request only: the pool drops this connection, and
+            // the others are checked before their next use.
             if matches!(result, Err(ApiError::Unavailable(_))) {
                 managed.broken = true;
+                outages.fetch_add(1, Ordering::Relaxed);
             }
             result
         })
@@ -225,6 +243,27 @@ impl Db {
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.run(|conn| conn.ping().map_err(ApiError::from)).await
     }
+}
+
+/// A pooled connection, pinged first if an outage was seen since it was
+/// last known good; dead ones are dropped and the next one tried.
+fn checkout(
+    pool: &Pool<Manager>,
+    outages: &AtomicU64,
+) -> Result<diesel::r2d2::PooledConnection<Manager>, ApiError> {
+    for _ in 0..=pool.max_size() {
+        let mut managed = pool.get()?;
+        let epoch = outages.load(Ordering::Relaxed);
+        if managed.epoch == epoch {
+            return Ok(managed);
+        }
+        if managed.conn.ping().is_ok() {
+            managed.epoch = epoch;
+            return Ok(managed);
+        }
+        managed.broken = true;
+    }
+    Err(ApiError::Unavailable("database: no live connection".into()))
 }
 
 /// libpq tries GSSAPI encryption first by default, and its Kerberos code
