@@ -21,11 +21,11 @@ const USAGE: &str = "usage: accounts [serve | migrate | createsuperuser --email 
 
 Settings come from the environment and an optional .env file; see README.md.";
 
-/// Every Argon2 hash allocates its memory cost (19 MiB) afresh. glibc's
-/// malloc raises its mmap threshold after the first such block is freed and
-/// from then on keeps these blocks in per-thread arenas, so the process
-/// holds on to hundreds of MiB it no longer uses. A fixed threshold keeps
-/// large blocks on mmap: returned to the system as soon as they are freed.
+/// glibc's malloc raises its mmap threshold after the first large block is
+/// freed and from then on keeps such blocks (a decoded picture is up to
+/// 160 MiB) in per-thread arenas, so the process holds on to memory it no
+/// longer uses. A fixed threshold keeps large blocks on mmap: returned to
+/// the system as soon as they are freed.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it is called once,
