@@ -41,16 +41,7 @@ pub struct UserOut {
 
 impl From<&User> for UserOut {
     fn from(u: &User) -> Self {
-        UserOut {
-            id: u.id,
-            email: u.email.clone(),
-            username: u.username.clone(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
-            is_staff: u.is_staff,
-            date_joined: utc(u.date_joined),
-            last_login: u.last_login.map(utc),
-        }
+        UserOut::from(&crate::auth::sessions::SessionUser::from(u))
     }
 }
 

@@ -32,14 +32,7 @@ impl Email {
         }
         let domain = domain.to_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
-        let label_ok = |l: &&str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        };
-        if labels.len() < 2 || !labels.iter().all(label_ok) {
+        if labels.len() < 2 || !labels.iter().all(|l| valid_host_label(l)) {
             return Err(invalid());
         }
         Ok(Email {
@@ -60,6 +53,17 @@ impl Email {
     pub fn local_part(&self) -> &str {
         self.normalized.rsplit_once('@').map_or("", |(l, _)| l)
     }
+}
+
+/// One label of a host name: 1 to 63 letters, digits or hyphens, not
+/// starting or ending with a hyphen (letters beyond ASCII allowed, as in
+/// internationalised names).
+pub fn valid_host_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label.chars().all(|c| c.is_alphanumeric() || c == '-')
 }
 
 fn valid_local_char(c: char) -> bool {

@@ -1,5 +1,7 @@
 //! Profile fields: the portfolio site and the bio.
 
+use super::email::valid_host_label;
+
 /// Django's URLField length.
 const MAX_URL: usize = 200;
 
@@ -53,14 +55,9 @@ pub fn parse_portfolio_site(raw: &str) -> Result<String, String> {
         }
     };
     let labels: Vec<&str> = host.split('.').collect();
-    let label_ok = |l: &&str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-    };
-    if host.is_empty() || !labels.iter().all(label_ok) || (labels.len() < 2 && host != "localhost")
+    if host.is_empty()
+        || !labels.iter().all(|l| valid_host_label(l))
+        || (labels.len() < 2 && host != "localhost")
     {
         return Err(invalid());
     }
