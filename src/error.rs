@@ -211,6 +211,14 @@ impl From<diesel::r2d2::PoolError> for ApiError {
     }
 }
 
+/// Redis holds sessions and login counters: when it fails, the request
+/// waits for it to come back (503), it does not fail for good.
+impl From<redis::RedisError> for ApiError {
+    fn from(error: redis::RedisError) -> Self {
+        ApiError::Unavailable(format!("redis: {error}"))
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         ApiError::internal("the blocking thread pool is shut down")

@@ -115,10 +115,6 @@ static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(||
     )
 });
 
-fn unavailable(e: redis::RedisError) -> ApiError {
-    ApiError::Unavailable(format!("redis: {e}"))
-}
-
 /// Whole seconds left, rounded up: a client that waits `Retry-After` is
 /// never early.
 fn ceil_secs(millis: i64) -> u64 {
@@ -189,7 +185,7 @@ impl LoginThrottle {
                 let reply: Vec<i64> = script
                     .invoke_async(&mut conn.clone())
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(ApiError::from)?;
                 match reply.as_slice() {
                     [1, ms, ..] => (1, ceil_secs(*ms)),
                     [2, ..] => (2, 1),
@@ -259,7 +255,7 @@ impl LoginThrottle {
                 let mut outcome = Ok(());
                 for key in [&keys[1], &keys[3]] {
                     if let Err(e) = RELEASE.key(key).invoke_async::<i64>(&mut conn).await {
-                        outcome = Err(unavailable(e));
+                        outcome = Err(ApiError::from(e));
                     }
                 }
                 outcome
@@ -293,7 +289,7 @@ impl LoginThrottle {
                 let _: i64 = script
                     .invoke_async(&mut conn.clone())
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(ApiError::from)?;
                 Ok(())
             }
             Counters::Database(db) => {

@@ -47,10 +47,6 @@ pub struct RedisStore {
     user_cache_ttl: Duration,
 }
 
-fn unavailable(e: redis::RedisError) -> ApiError {
-    ApiError::Unavailable(format!("redis: {e}"))
-}
-
 impl RedisStore {
     pub fn new(
         conn: ConnectionManager,
@@ -102,7 +98,7 @@ impl RedisStore {
             .clone()
             .set_ex(format!("{}user:{}", self.prefix, user.id), json, ttl)
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
         Ok(())
     }
 
@@ -185,7 +181,7 @@ impl RedisStore {
     pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
         let mut conn = self.conn.clone();
         let index = self.user_key(user);
-        let ids: Vec<String> = conn.smembers(&index).await.map_err(unavailable)?;
+        let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -194,7 +190,7 @@ impl RedisStore {
             .arg(&keys)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
         let mut live = Vec::new();
         let mut expired = Vec::new();
         for (id, raw) in ids.into_iter().zip(states) {
@@ -204,7 +200,7 @@ impl RedisStore {
             }
         }
         if !expired.is_empty() {
-            let _: i64 = conn.srem(&index, expired).await.map_err(unavailable)?;
+            let _: i64 = conn.srem(&index, expired).await.map_err(ApiError::from)?;
         }
         Ok(live)
     }
@@ -212,7 +208,7 @@ impl RedisStore {
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
         let mut conn = self.conn.clone();
         let index = self.user_key(user);
-        let member: bool = conn.sismember(&index, id).await.map_err(unavailable)?;
+        let member: bool = conn.sismember(&index, id).await.map_err(ApiError::from)?;
         if !member {
             return Ok(false);
         }
@@ -222,14 +218,14 @@ impl RedisStore {
             .srem(&index, id)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
         Ok(deleted > 0)
     }
 
     pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
         let mut conn = self.conn.clone();
         let index = self.user_key(user);
-        let ids: Vec<String> = conn.smembers(&index).await.map_err(unavailable)?;
+        let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
         let others: Vec<&String> = ids.iter().filter(|id| id.as_str() != keep).collect();
         if others.is_empty() {
             return Ok(());
@@ -241,7 +237,7 @@ impl RedisStore {
             .srem(&index, others)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
         Ok(())
     }
 
@@ -249,7 +245,7 @@ impl RedisStore {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
         Ok(())
     }
 }
