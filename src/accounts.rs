@@ -9,9 +9,10 @@ use crate::auth::passwords::{Passwords, Verified};
 use crate::auth::throttle::LoginThrottle;
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::{users, Db};
-use crate::domain::password_policy::{UserAttributes, MAX_LENGTH};
-use crate::domain::{check_password, parse_name, parse_username, Email};
+use crate::domain::password_policy::MAX_LENGTH;
+use crate::domain::{parse_name, parse_username, Email};
 use crate::error::{ApiError, FieldErrors};
+use crate::foreground;
 
 const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
@@ -48,6 +49,7 @@ impl Accounts {
     /// Validates every field (all problems at once), then creates the user
     /// and its profile. A taken email is 409 however the race is run.
     pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
         let mut errors = FieldErrors::new();
         let email = Email::parse(&input.email)
             .map_err(|e| push(&mut errors, "email", [e]))
@@ -61,15 +63,18 @@ impl Accounts {
         let last_name = parse_name(&input.last_name)
             .map_err(|e| push(&mut errors, "last_name", [e]))
             .ok();
-        let attributes = UserAttributes {
-            email: email.as_ref().map_or(input.email.as_str(), Email::as_str),
-            username: username.as_deref().unwrap_or_default(),
-        };
-        push(
-            &mut errors,
-            "password",
-            check_password(input.password.expose_secret(), &attributes),
-        );
+        let problems = self
+            .passwords
+            .check_rules(
+                input.password.clone(),
+                email
+                    .as_ref()
+                    .map_or(input.email.as_str(), Email::as_str)
+                    .to_owned(),
+                username.clone().unwrap_or_default(),
+            )
+            .await?;
+        push(&mut errors, "password", problems);
         let (Some(email), Some(username), Some(first_name), Some(last_name), true) =
             (email, username, first_name, last_name, errors.is_empty())
         else {
@@ -113,6 +118,7 @@ impl Accounts {
         password: SecretString,
         client_ip: &str,
     ) -> Result<User, ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
         if password.expose_secret().chars().count() > MAX_LENGTH {
             return Err(ApiError::field(
                 "password",
@@ -188,6 +194,7 @@ impl Accounts {
         new: SecretString,
         client_ip: &str,
     ) -> Result<(), ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
         let mut errors = FieldErrors::new();
         if current.expose_secret().chars().count() > MAX_LENGTH {
             push(
@@ -196,15 +203,11 @@ impl Accounts {
                 [WRONG_CURRENT_PASSWORD.to_owned()],
             );
         }
-        let attributes = UserAttributes {
-            email: &user.email,
-            username: &user.username,
-        };
-        push(
-            &mut errors,
-            "new_password",
-            check_password(new.expose_secret(), &attributes),
-        );
+        let problems = self
+            .passwords
+            .check_rules(new.clone(), user.email.clone(), user.username.clone())
+            .await?;
+        push(&mut errors, "new_password", problems);
         if errors.contains_key("current_password") {
             return Err(ApiError::Validation(errors));
         }

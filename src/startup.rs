@@ -14,7 +14,6 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -32,6 +31,7 @@ use crate::db::Db;
 use crate::media::{MediaStore, PictureRules};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::redis_pool::RedisPool;
 use crate::telemetry::{spawn_blocking_in_span, trace_requests};
 
 /// How often expired rows of the embedded stores are deleted.
@@ -48,21 +48,6 @@ struct Services {
     sessions: Sessions,
 }
 
-async fn connect_redis(url: &str) -> anyhow::Result<ConnectionManager> {
-    let client =
-        redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
-    // Bounded waits: while Redis is down a request gets a 503 in about a
-    // second instead of hanging; the manager reconnects by itself later.
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(Duration::from_secs(1))
-        .set_number_of_retries(1)
-        .set_max_delay(500);
-    ConnectionManager::new_with_config(client, config)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at REDIS_URL: {e}"))
-}
-
 async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Services> {
     let db = Db::new(settings)?.with_latency_metric(metrics.database());
     let applied = db.migrate().await?;
@@ -71,18 +56,18 @@ async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Serv
     }
     let (sessions, throttle) = match &settings.redis_url {
         Some(url) => {
-            let conn = connect_redis(url.expose_secret()).await?;
+            let redis = RedisPool::connect(url.expose_secret()).await?;
             (
                 Sessions::redis(
                     RedisStore::new(
-                        conn.clone(),
+                        redis.clone(),
                         &settings.redis_key_prefix,
                         settings.session_absolute_timeout,
                         settings.user_cache_ttl,
                     ),
                     metrics.clone(),
                 ),
-                LoginThrottle::redis(conn, settings),
+                LoginThrottle::redis(redis, settings),
             )
         }
         None => (

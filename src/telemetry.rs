@@ -75,7 +75,9 @@ pub async fn trace_requests(
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let method = req.method().to_string();
     let started = Instant::now();
+    let in_flight = crate::foreground::Request::begin();
     let result = next.call(req).instrument(span.clone()).await;
+    drop(in_flight);
     if let (Some(metrics), Ok(response)) = (&metrics, &result) {
         // The route pattern, not the path: ids and file names would make a
         // label per request.

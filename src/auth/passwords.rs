@@ -15,6 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::hash_pool::HashPool;
 use super::tokens::constant_time_eq;
 use crate::config::Settings;
+use crate::domain::check_password;
+use crate::domain::password_policy::UserAttributes;
 use crate::error::ApiError;
 
 #[derive(Clone)]
@@ -94,6 +96,25 @@ impl Passwords {
                 None
             };
             Ok(Verified::Yes { rehashed })
+        })
+        .await
+    }
+
+    /// The password rules, on the hashing threads: zxcvbn's checks take
+    /// milliseconds of CPU, which belong off the async executor and at the
+    /// hashing threads' low priority.
+    pub async fn check_rules(
+        &self,
+        password: SecretString,
+        email: String,
+        username: String,
+    ) -> Result<Vec<String>, ApiError> {
+        self.on_pool(move || {
+            let user = UserAttributes {
+                email: &email,
+                username: &username,
+            };
+            Ok(check_password(password.expose_secret(), &user))
         })
         .await
     }

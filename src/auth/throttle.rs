@@ -12,12 +12,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use redis::aio::ConnectionManager;
 
 use super::tokens::counter_key;
 use crate::config::Settings;
 use crate::db::{login_failures as rows, Db};
 use crate::error::ApiError;
+use crate::redis_pool::RedisPool;
 
 #[derive(Clone, Copy)]
 struct Limits {
@@ -28,10 +28,7 @@ struct Limits {
 
 #[derive(Clone)]
 enum Counters {
-    Redis {
-        conn: ConnectionManager,
-        prefix: String,
-    },
+    Redis { redis: RedisPool, prefix: String },
     Database(Db),
 }
 
@@ -126,10 +123,10 @@ fn in_flight_key(key: &str) -> String {
 }
 
 impl LoginThrottle {
-    pub fn redis(conn: ConnectionManager, settings: &Settings) -> Self {
+    pub fn redis(redis: RedisPool, settings: &Settings) -> Self {
         Self::with(
             Counters::Redis {
-                conn,
+                redis,
                 prefix: settings.redis_key_prefix.clone(),
             },
             settings,
@@ -173,7 +170,7 @@ impl LoginThrottle {
         };
         let limits = [self.limits.per_account, self.limits.per_ip];
         let verdict: (u8, u64) = match &self.counters {
-            Counters::Redis { conn, prefix } => {
+            Counters::Redis { redis, prefix } => {
                 let mut script = BEGIN.prepare_invoke();
                 for key in Self::redis_keys(prefix, &attempt) {
                     script.key(key);
@@ -183,7 +180,7 @@ impl LoginThrottle {
                     .arg(limits[1])
                     .arg(IN_FLIGHT_TTL.as_millis().to_string());
                 let reply: Vec<i64> = script
-                    .invoke_async(&mut conn.clone())
+                    .invoke_async(&mut redis.get().await?)
                     .await
                     .map_err(ApiError::from)?;
                 match reply.as_slice() {
@@ -249,10 +246,16 @@ impl LoginThrottle {
     /// effort: if the store is down too, the mark expires by itself.
     pub async fn abandon(&self, attempt: Attempt) {
         let result = match &self.counters {
-            Counters::Redis { conn, prefix } => {
+            Counters::Redis { redis, prefix } => {
                 let keys = Self::redis_keys(prefix, &attempt);
-                let mut conn = conn.clone();
                 let mut outcome = Ok(());
+                let mut conn = match redis.get().await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "an abandoned login attempt stays marked until its mark expires");
+                        return;
+                    }
+                };
                 for key in [&keys[1], &keys[3]] {
                     if let Err(e) = RELEASE.key(key).invoke_async::<i64>(&mut conn).await {
                         outcome = Err(ApiError::from(e));
@@ -278,7 +281,7 @@ impl LoginThrottle {
     async fn settle(&self, attempt: Attempt, failure: bool) -> Result<(), ApiError> {
         let window = self.limits.window;
         match &self.counters {
-            Counters::Redis { conn, prefix } => {
+            Counters::Redis { redis, prefix } => {
                 let mut script = SETTLE.prepare_invoke();
                 for key in Self::redis_keys(prefix, &attempt) {
                     script.key(key);
@@ -287,7 +290,7 @@ impl LoginThrottle {
                     .arg(if failure { "1" } else { "0" })
                     .arg(window.as_secs().max(1));
                 let _: i64 = script
-                    .invoke_async(&mut conn.clone())
+                    .invoke_async(&mut redis.get().await?)
                     .await
                     .map_err(ApiError::from)?;
                 Ok(())

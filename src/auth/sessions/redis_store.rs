@@ -15,6 +15,7 @@ use redis::AsyncCommands;
 use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::error::ApiError;
+use crate::redis_pool::RedisPool;
 
 /// Reads a session and the cached copy of its user in one round trip.
 /// The user id is a JSON string inside the JSON state (actix-identity's).
@@ -41,7 +42,7 @@ static LOAD_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::ne
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    redis: RedisPool,
     prefix: String,
     absolute: Duration,
     user_cache_ttl: Duration,
@@ -49,17 +50,21 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub fn new(
-        conn: ConnectionManager,
+        redis: RedisPool,
         prefix: &str,
         absolute: Duration,
         user_cache_ttl: Duration,
     ) -> Self {
         RedisStore {
-            conn,
+            redis,
             prefix: prefix.to_owned(),
             absolute,
             user_cache_ttl,
         }
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, redis::RedisError> {
+        self.redis.get().await
     }
 
     fn session_key(&self, id: &str) -> String {
@@ -76,7 +81,7 @@ impl RedisStore {
         let found: Option<Vec<String>> = LOAD_SCRIPT
             .key(self.session_key(&session_id(key)))
             .arg(format!("{}user:", self.prefix))
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn().await.map_err(|e| LoadError::Other(e.into()))?)
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         let Some(mut found) = found.filter(|f| !f.is_empty()) else {
@@ -94,8 +99,8 @@ impl RedisStore {
         let json = serde_json::to_string(user).map_err(ApiError::internal)?;
         let ttl = self.user_cache_ttl.as_secs().max(1);
         let _: () = self
-            .conn
-            .clone()
+            .conn()
+            .await?
             .set_ex(format!("{}user:{}", self.prefix, user.id), json, ttl)
             .await
             .map_err(ApiError::from)?;
@@ -128,7 +133,7 @@ impl RedisStore {
             )
             .ignore();
         }
-        let (written,): (Option<String>,) = pipe.query_async(&mut self.conn.clone()).await?;
+        let (written,): (Option<String>,) = pipe.query_async(&mut self.conn().await?).await?;
         if written.is_none() && !only_existing {
             anyhow::bail!("session key collision");
         }
@@ -159,8 +164,8 @@ impl RedisStore {
 
     pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
         let _: bool = self
-            .conn
-            .clone()
+            .conn()
+            .await?
             .expire(
                 self.session_key(&session_id(key)),
                 ttl.whole_seconds().max(1),
@@ -171,15 +176,15 @@ impl RedisStore {
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
         let _: i64 = self
-            .conn
-            .clone()
+            .conn()
+            .await?
             .del(self.session_key(&session_id(key)))
             .await?;
         Ok(())
     }
 
     pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let index = self.user_key(user);
         let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
         if ids.is_empty() {
@@ -206,7 +211,7 @@ impl RedisStore {
     }
 
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let index = self.user_key(user);
         let member: bool = conn.sismember(&index, id).await.map_err(ApiError::from)?;
         if !member {
@@ -223,7 +228,7 @@ impl RedisStore {
     }
 
     pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let index = self.user_key(user);
         let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
         let others: Vec<&String> = ids.iter().filter(|id| id.as_str() != keep).collect();
@@ -243,7 +248,7 @@ impl RedisStore {
 
     pub(super) async fn ping(&self) -> Result<(), ApiError> {
         let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(ApiError::from)?;
         Ok(())

@@ -6,7 +6,8 @@
 //! keeping its own malloc arena). Here a fixed number of threads do all
 //! hashing, jobs queue in front of them, and the threads run at a lower
 //! scheduling priority, so that the threads answering every other request
-//! keep the CPU first.
+//! keep the CPU first; on Linux they also step aside for other processes
+//! while other requests are being served (`step_aside`).
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -15,15 +16,19 @@ use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
+#[cfg(target_os = "linux")]
+mod step_aside;
+
+/// Niceness of hashing threads (Linux: per thread; 0 is normal, 19 lowest).
+#[cfg(target_os = "linux")]
+const NICENESS: libc::c_int = 19;
+
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct HashPool {
     jobs: Sender<Job>,
 }
-
-/// Niceness of hashing threads (Linux: per thread; 0 is normal).
-const NICENESS: libc::c_int = 10;
 
 impl HashPool {
     pub fn new(threads: usize) -> anyhow::Result<Self> {
@@ -59,6 +64,8 @@ impl HashPool {
 
 fn work(queue: &Mutex<Receiver<Job>>) {
     lower_priority();
+    #[cfg(target_os = "linux")]
+    let step_aside = step_aside::StepAside::for_this_thread();
     loop {
         // The lock is held only while waiting for the next job.
         let job = match queue.lock() {
@@ -66,6 +73,12 @@ fn work(queue: &Mutex<Receiver<Job>>) {
             Err(_) => return,
         };
         match job {
+            #[cfg(target_os = "linux")]
+            Ok(job) => match &step_aside {
+                Some(step_aside) => step_aside.during(job),
+                None => job(),
+            },
+            #[cfg(not(target_os = "linux"))]
             Ok(job) => job(),
             Err(_) => return, // every sender is gone: the server stopped
         }
@@ -74,6 +87,12 @@ fn work(queue: &Mutex<Receiver<Job>>) {
 
 #[cfg(target_os = "linux")]
 fn lower_priority() {
+    // The lowest niceness, not SCHED_IDLE: an idle-policy thread is
+    // preempted at once, which helped latency, but it got so little CPU
+    // among the request's own work (Redis, PostgreSQL, the workers) that
+    // logins fell to about 82% of the Argon2 bound, and a starved thread
+    // holding a lock (malloc's) stalls whoever waits for it. Other
+    // processes are `step_aside`'s part.
     // SAFETY: setpriority with PRIO_PROCESS and who = 0 affects only the
     // calling thread on Linux; it reads no memory of ours.
     let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) };

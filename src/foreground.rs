@@ -1,0 +1,73 @@
+//! How many requests the process is serving right now, not counting those
+//! that check or set a password. The hashing threads read it to decide
+//! whether to step aside (`auth::hash_pool::step_aside`).
+//!
+//! One count per process, not per app: it says who wants the CPU, and the
+//! CPU is the process's. (Tests run several apps in one process; that only
+//! makes their hashing step aside a little more often.)
+
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+/// Signed: password work outside any request (the command-line tools, unit
+/// tests) takes its caller out of the count without having put it in.
+static IN_FLIGHT: AtomicIsize = AtomicIsize::new(0);
+
+/// Whether any request other than a hashing one is being served. Reads one
+/// atomic, so a signal handler may call it.
+pub fn busy() -> bool {
+    IN_FLIGHT.load(Ordering::Relaxed) > 0
+}
+
+/// Counts a request for as long as it is alive.
+#[must_use]
+pub struct Request(());
+
+impl Request {
+    pub fn begin() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        Request(())
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes the calling request out of the count while it checks or sets a
+/// password: what it waits for is mostly the hash, and the hashing threads
+/// must not step aside for the very request they are working for.
+#[must_use]
+pub struct PasswordWork(());
+
+impl PasswordWork {
+    pub fn begin() -> Self {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        PasswordWork(())
+    }
+}
+
+impl Drop for PasswordWork {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_doing_password_work_is_not_counted() {
+        // Other unit tests in this process may hold requests; compare.
+        let before = IN_FLIGHT.load(Ordering::Relaxed);
+        let request = Request::begin();
+        assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before + 1);
+        let waiting = PasswordWork::begin();
+        assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before);
+        drop(waiting);
+        drop(request);
+        assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before);
+    }
+}
