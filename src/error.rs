@@ -215,6 +215,7 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 /// waits for it to come back (503), it does not fail for good.
 impl From<redis::RedisError> for ApiError {
     fn from(error: redis::RedisError) -> Self {
+        crate::redis_pool::note_error(&error);
         ApiError::Unavailable(format!("redis: {error}"))
     }
 }

@@ -18,9 +18,26 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::RedisError;
 
 thread_local! {
-    /// This thread's connection for each pool (by pool id). Tests run many
-    /// apps in one process; each app is its own pool.
-    static CONNECTIONS: RefCell<HashMap<u64, ConnectionManager>> = RefCell::new(HashMap::new());
+    /// This thread's connection for each pool (by pool id), with the
+    /// outage count it was last checked at. Tests run many apps in one
+    /// process; each app is its own pool.
+    static CONNECTIONS: RefCell<HashMap<u64, (ConnectionManager, u64)>> = RefCell::new(HashMap::new());
+}
+
+/// Connection failures seen by any thread. A connection not used since
+/// the last one may be dead (Redis restarted) without knowing it yet, so
+/// it is pinged once before its next use (as the database pool does).
+static OUTAGES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a failure that may have left other threads' connections dead.
+pub fn note_error(error: &RedisError) {
+    if error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+    {
+        OUTAGES.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 static NEXT_POOL: AtomicU64 = AtomicU64::new(0);
@@ -62,12 +79,33 @@ impl RedisPool {
     /// not remembered: the next call tries again.
     pub async fn get(&self) -> Result<ConnectionManager, RedisError> {
         let pool = &self.0;
-        if let Some(conn) = CONNECTIONS.with(|c| c.borrow().get(&pool.id).cloned()) {
-            return Ok(conn);
+        let outages = OUTAGES.load(Ordering::Relaxed);
+        let cached = CONNECTIONS.with(|c| c.borrow().get(&pool.id).cloned());
+        if let Some((mut conn, checked)) = cached {
+            if checked == outages {
+                return Ok(conn);
+            }
+            // A failure was seen since this one was checked: is it alive?
+            if redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok()
+            {
+                CONNECTIONS.with(|c| c.borrow_mut().insert(pool.id, (conn.clone(), outages)));
+                return Ok(conn);
+            }
+            CONNECTIONS.with(|c| c.borrow_mut().remove(&pool.id));
         }
-        let conn =
-            ConnectionManager::new_with_config(pool.client.clone(), pool.config.clone()).await?;
+        let conn = ConnectionManager::new_with_config(pool.client.clone(), pool.config.clone())
+            .await
+            .inspect_err(note_error)?;
         // Another task of this thread may have connected meanwhile: keep one.
-        Ok(CONNECTIONS.with(|c| c.borrow_mut().entry(pool.id).or_insert(conn).clone()))
+        Ok(CONNECTIONS.with(|c| {
+            c.borrow_mut()
+                .entry(pool.id)
+                .or_insert((conn, outages))
+                .0
+                .clone()
+        }))
     }
 }

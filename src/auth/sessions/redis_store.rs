@@ -83,7 +83,10 @@ impl RedisStore {
             .arg(format!("{}user:", self.prefix))
             .invoke_async(&mut self.conn().await.map_err(|e| LoadError::Other(e.into()))?)
             .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+            .map_err(|e| {
+                crate::redis_pool::note_error(&e);
+                LoadError::Other(e.into())
+            })?;
         let Some(mut found) = found.filter(|f| !f.is_empty()) else {
             return Ok(None);
         };
