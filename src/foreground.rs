@@ -18,39 +18,40 @@ pub fn busy() -> bool {
     IN_FLIGHT.load(Ordering::Relaxed) > 0
 }
 
-/// Counts a request for as long as it is alive.
+/// Adds `delta` to the count until dropped.
 #[must_use]
-pub struct Request(());
+pub struct Counted(isize);
 
-impl Request {
-    pub fn begin() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
-        Request(())
+impl Counted {
+    fn add(delta: isize) -> Self {
+        IN_FLIGHT.fetch_add(delta, Ordering::Relaxed);
+        Counted(delta)
     }
 }
 
-impl Drop for Request {
+impl Drop for Counted {
     fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        IN_FLIGHT.fetch_sub(self.0, Ordering::Relaxed);
+    }
+}
+
+/// Counts a request for as long as it is alive.
+pub struct Request;
+
+impl Request {
+    pub fn begin() -> Counted {
+        Counted::add(1)
     }
 }
 
 /// Takes the calling request out of the count while it checks or sets a
 /// password: what it waits for is mostly the hash, and the hashing threads
 /// must not step aside for the very request they are working for.
-#[must_use]
-pub struct PasswordWork(());
+pub struct PasswordWork;
 
 impl PasswordWork {
-    pub fn begin() -> Self {
-        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
-        PasswordWork(())
-    }
-}
-
-impl Drop for PasswordWork {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+    pub fn begin() -> Counted {
+        Counted::add(-1)
     }
 }
 
