@@ -12,7 +12,6 @@ use crate::db::{users, Db};
 use crate::domain::password_policy::MAX_LENGTH;
 use crate::domain::{parse_name, parse_username, Email};
 use crate::error::{ApiError, FieldErrors};
-use crate::foreground;
 
 const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
@@ -49,7 +48,6 @@ impl Accounts {
     /// Validates every field (all problems at once), then creates the user
     /// and its profile. A taken email is 409 however the race is run.
     pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
-        let _password_work = foreground::PasswordWork::begin();
         let mut errors = FieldErrors::new();
         let email = Email::parse(&input.email)
             .map_err(|e| push(&mut errors, "email", [e]))
@@ -118,7 +116,6 @@ impl Accounts {
         password: SecretString,
         client_ip: &str,
     ) -> Result<User, ApiError> {
-        let _password_work = foreground::PasswordWork::begin();
         if password.expose_secret().chars().count() > MAX_LENGTH {
             return Err(ApiError::field(
                 "password",
@@ -194,7 +191,6 @@ impl Accounts {
         new: SecretString,
         client_ip: &str,
     ) -> Result<(), ApiError> {
-        let _password_work = foreground::PasswordWork::begin();
         let mut errors = FieldErrors::new();
         if current.expose_secret().chars().count() > MAX_LENGTH {
             push(

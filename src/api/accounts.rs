@@ -19,6 +19,7 @@ use crate::auth::transport::{Transport, CSRF_COOKIE};
 use crate::config::SameSite as SameSiteSetting;
 use crate::db::models::User;
 use crate::error::{ApiError, Problem};
+use crate::foreground;
 use crate::metrics::{LoginOutcome, Metrics};
 
 /// Issue a CSRF token
@@ -76,6 +77,7 @@ pub async fn register(
     session: Session,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let _password_work = foreground::PasswordWork::begin();
     let body = body.0;
     check_client(&req, body.client.unwrap_or_default())?;
     let user = state
@@ -124,6 +126,7 @@ pub async fn login(
     session: Session,
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let _password_work = foreground::PasswordWork::begin();
     let body = body.0;
     if body.email.trim().is_empty() || body.password.is_empty() {
         let mut errors = crate::error::FieldErrors::new();

@@ -9,6 +9,7 @@ use super::AppState;
 use crate::auth::current::Authenticated;
 use crate::auth::sessions::ClientKind;
 use crate::error::{ApiError, Problem};
+use crate::foreground;
 
 /// Change my password
 ///
@@ -33,6 +34,7 @@ pub async fn change_password(
     auth: Authenticated,
     body: ApiJson<PasswordChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let _password_work = foreground::PasswordWork::begin();
     let (user, auth) = current_user(&state, auth).await?;
     // The stored hash is needed here, so the full row.
     let user = state
