@@ -8,8 +8,9 @@
 
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// Signed: password work outside any request (the command-line tools, unit
-/// tests) takes its caller out of the count without having put it in.
+/// Signed: password work outside a counted request (a unit test, an app
+/// built without the counting middleware) takes its caller out of the count
+/// without having put it in, and must not wrap it around.
 static IN_FLIGHT: AtomicIsize = AtomicIsize::new(0);
 
 /// Whether any request other than a hashing one is being served. Reads one
