@@ -15,7 +15,8 @@ use crate::error::Problem;
             Browser clients use the `sessionid` cookie and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
             on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`.\n\n\
             Every error is `application/problem+json` with a machine-readable `code`; beyond those listed per \
-            operation, a method a path does not have is 405 `method_not_allowed` and an unknown path 404 `not_found`.",
+            operation, a method a path does not have is 405 `method_not_allowed` (its `Allow` header lists the methods \
+            the path has) and an unknown path 404 `not_found`. Every GET operation also answers HEAD.",
         license(name = "MIT")
     ),
     paths(

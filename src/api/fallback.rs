@@ -17,9 +17,13 @@ pub async fn not_found() -> HttpResponse {
     ApiError::NotFound.error_response()
 }
 
-/// A route matched, but not its method.
-pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::MethodNotAllowed.error_response()
+/// A route matched, but not its method: `allow` lists the methods it has.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";

@@ -1,45 +1,84 @@
 //! The one route table. Each path is one resource, so a known path with an
-//! unknown method is 405 and an unknown path is 404, both as problem+json.
-//! Every route here has its `#[utoipa::path]` in `openapi.rs`; a test
+//! unknown method is 405 (with the `Allow` header RFC 9110 requires) and an
+//! unknown path is 404, both as problem+json. Every GET route answers HEAD
+//! too. Every route here has its `#[utoipa::path]` in `openapi.rs`; a test
 //! checks that the two agree.
 
-use actix_web::{web, Resource};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 use super::{accounts, fallback, health, me, media, password, profile, sessions};
 
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(fallback::method_not_allowed))
+/// One path's methods, collected so that the 405 can name them.
+struct Endpoint {
+    resource: Resource,
+    allow: Vec<String>,
+}
+
+fn endpoint(path: &str) -> Endpoint {
+    Endpoint {
+        resource: web::resource(path),
+        allow: Vec::new(),
+    }
+}
+
+impl Endpoint {
+    fn on<F, Args>(mut self, method: Method, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push(method.as_str().to_owned());
+        self.resource = self.resource.route(web::method(method).to(handler));
+        self
+    }
+
+    /// GET, and HEAD with the same handler (actix sends a HEAD answer's
+    /// headers without its body).
+    fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args> + Clone,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::GET, handler.clone())
+            .on(Method::HEAD, handler)
+    }
+
+    fn done(self) -> Resource {
+        let allow = self.allow.join(", ");
+        self.resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { fallback::method_not_allowed(&allow) }
+        }))
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/accounts/csrf").route(web::get().to(accounts::get_csrf)))
-        .service(resource("/accounts/register").route(web::post().to(accounts::register)))
-        .service(resource("/accounts/login").route(web::post().to(accounts::login)))
-        .service(resource("/accounts/logout").route(web::post().to(accounts::logout)))
-        .service(
-            resource("/accounts/me")
-                .route(web::get().to(me::get_me))
-                .route(web::patch().to(me::patch_me)),
-        )
-        .service(
-            resource("/accounts/me/profile")
-                .route(web::get().to(profile::get_profile))
-                .route(web::patch().to(profile::patch_profile)),
-        )
-        .service(
-            resource("/accounts/me/profile/picture")
-                .route(web::put().to(profile::put_picture))
-                .route(web::delete().to(profile::delete_picture)),
-        )
-        .service(
-            resource("/accounts/password/change").route(web::post().to(password::change_password)),
-        )
-        .service(resource("/accounts/sessions").route(web::get().to(sessions::list_sessions)))
-        .service(
-            resource("/accounts/sessions/{id}").route(web::delete().to(sessions::revoke_session)),
-        )
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
-        .service(resource("/media/{path:.*}").route(web::get().to(media::get_media)));
+    let endpoints = [
+        endpoint("/accounts/csrf").get(accounts::get_csrf),
+        endpoint("/accounts/register").on(Method::POST, accounts::register),
+        endpoint("/accounts/login").on(Method::POST, accounts::login),
+        endpoint("/accounts/logout").on(Method::POST, accounts::logout),
+        endpoint("/accounts/me")
+            .get(me::get_me)
+            .on(Method::PATCH, me::patch_me),
+        endpoint("/accounts/me/profile")
+            .get(profile::get_profile)
+            .on(Method::PATCH, profile::patch_profile),
+        endpoint("/accounts/me/profile/picture")
+            .on(Method::PUT, profile::put_picture)
+            .on(Method::DELETE, profile::delete_picture),
+        endpoint("/accounts/password/change").on(Method::POST, password::change_password),
+        endpoint("/accounts/sessions").get(sessions::list_sessions),
+        endpoint("/accounts/sessions/{id}").on(Method::DELETE, sessions::revoke_session),
+        endpoint("/healthz").get(health::healthz),
+        endpoint("/readyz").get(health::readyz),
+        endpoint("/metrics").get(health::metrics),
+        endpoint("/media/{path:.*}").get(media::get_media),
+    ];
+    for endpoint in endpoints {
+        cfg.service(endpoint.done());
+    }
 }

@@ -10,6 +10,7 @@ both_backends!(
     a_wrong_content_type_is_malformed,
     an_oversize_body_is_413,
     unknown_paths_are_404_and_wrong_methods_405,
+    get_routes_answer_head_with_headers_only,
 );
 
 async fn json_that_does_not_parse_is_malformed(backend: Backend) {
@@ -118,13 +119,51 @@ async fn unknown_paths_are_404_and_wrong_methods_405(backend: Backend) {
     ] {
         app.get(path).await.problem(404, "not_found");
     }
-    for (method, path) in [
-        (Method::DELETE, "/accounts/me"),
-        (Method::GET, "/accounts/login"),
-        (Method::PUT, "/healthz"),
+    // RFC 9110: a 405 names the methods the resource has.
+    for (method, path, allow) in [
+        (Method::DELETE, "/accounts/me", "GET, HEAD, PATCH"),
+        (Method::GET, "/accounts/login", "POST"),
+        (Method::HEAD, "/accounts/logout", "POST"),
+        (Method::PUT, "/healthz", "GET, HEAD"),
+        (Method::GET, "/accounts/me/profile/picture", "PUT, DELETE"),
+        (
+            Method::POST,
+            "/accounts/sessions/0123456789abcdef",
+            "DELETE",
+        ),
     ] {
-        app.send(app.client.request(method, app.url(path)))
-            .await
-            .problem(405, "method_not_allowed");
+        let reply = app
+            .send(app.client.request(method.clone(), app.url(path)))
+            .await;
+        if method != Method::HEAD {
+            reply.problem(405, "method_not_allowed");
+        }
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert_eq!(reply.headers["allow"], allow, "{method} {path}");
     }
+}
+
+async fn get_routes_answer_head_with_headers_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let head = |path: &str| app.client.head(app.url(path));
+    let healthz = app.send(head("/healthz")).await;
+    assert_eq!(healthz.status, 200);
+    assert_eq!(healthz.text, "", "HEAD answers without a body");
+    assert_eq!(healthz.headers["content-type"], "application/json");
+    // The same authentication as GET.
+    let anonymous = app.send(head("/accounts/me")).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.text, "");
+    let (_, token) = app.register_app().await;
+    let me = app.send(head("/accounts/me").bearer_auth(&token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.text, "");
+    let get = app.bearer(&token).get("/accounts/me").await;
+    assert_eq!(
+        me.headers["content-length"],
+        get.text.len().to_string().as_str(),
+        "HEAD announces the length GET sends"
+    );
 }
