@@ -1,7 +1,7 @@
 //! `ApiJson<T>`: a JSON body extractor whose every failure is the contract's
 //! problem: a wrong content type or unparsable JSON is `malformed_request`,
 //! a body over `MAX_JSON_BODY_BYTES` is `payload_too_large`, and JSON of the
-//! wrong shape (unknown field, missing field, wrong type) is
+//! wrong shape (unknown, missing or repeated field, wrong type) is
 //! `validation_failed` with the field named in `errors`.
 
 use std::future::Future;
@@ -116,6 +116,14 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )
     } else if let Some(name) = between_backticks(message, "missing field `") {
         (join(&path, &name), "This field is required.".to_owned())
+    } else if let Some(name) = between_backticks(message, "duplicate field `") {
+        // The path may already end at the repeated field, or at its object.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path
+        } else {
+            join(&path, &name)
+        };
+        (field, "This field appears more than once.".to_owned())
     } else if message.starts_with("invalid type: null") {
         (
             field_or_body(&path),

@@ -252,6 +252,21 @@ async fn shape_errors_name_the_field(backend: Backend) {
         unknown.problem(400, "validation_failed")["errors"]["is_staff"][0],
         "Unknown field."
     );
+    // json! cannot repeat a key; the raw body can.
+    let duplicate = app
+        .send(
+            app.client
+                .post(app.url("/accounts/register"))
+                .header("Content-Type", "application/json")
+                .body(format!(
+                    r#"{{"email": "a@example.com", "password": "{PASSWORD}", "email": "b@example.com"}}"#
+                )),
+        )
+        .await;
+    assert_eq!(
+        duplicate.problem(400, "validation_failed")["errors"]["email"][0],
+        "This field appears more than once."
+    );
     let wrong_type = app
         .post_json(
             "/accounts/register",
