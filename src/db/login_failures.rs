@@ -1,5 +1,6 @@
 //! Fixed-window attempt counters for login throttling, when Redis is not
-//! configured.
+//! configured. Every login passes here, so the queries run on the concrete
+//! backend, where their statements are cached (`on_backend!`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -15,12 +16,13 @@ pub fn current(
     key: &str,
     now: NaiveDateTime,
 ) -> Result<Option<(i32, NaiveDateTime)>, ApiError> {
-    Ok(login_failures::table
+    let window = crate::on_backend!(conn, |c| login_failures::table
         .find(key)
         .filter(login_failures::window_ends_at.gt(now))
         .select((login_failures::failures, login_failures::window_ends_at))
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?;
+    Ok(window)
 }
 
 /// Counts one attempt, in the open window or in a new one from `now`, and
@@ -48,7 +50,7 @@ fn open_or_bump(
     now: NaiveDateTime,
     window_ends_at: NaiveDateTime,
 ) -> Result<(i32, NaiveDateTime), DieselError> {
-    conn.transaction(|conn| {
+    crate::on_backend!(conn, |c| c.transaction(|c| {
         // The increment is one statement: concurrent attempts never read
         // the same count.
         let bumped = diesel::update(
@@ -57,38 +59,39 @@ fn open_or_bump(
                 .filter(login_failures::window_ends_at.gt(now)),
         )
         .set(login_failures::failures.eq(login_failures::failures + 1))
-        .execute(conn)?;
+        .execute(c)?;
         if bumped == 0 {
-            diesel::delete(login_failures::table.find(key)).execute(conn)?;
+            diesel::delete(login_failures::table.find(key)).execute(c)?;
             diesel::insert_into(login_failures::table)
                 .values((
                     login_failures::scope_key.eq(key),
                     login_failures::failures.eq(1),
                     login_failures::window_ends_at.eq(window_ends_at),
                 ))
-                .execute(conn)?;
+                .execute(c)?;
         }
         login_failures::table
             .find(key)
             .select((login_failures::failures, login_failures::window_ends_at))
-            .first(conn)
-    })
+            .first(c)
+    }))
 }
 
 /// Takes one attempt back (a success), never below zero.
 pub fn take_back(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {
-    diesel::update(
+    crate::on_backend!(conn, |c| diesel::update(
         login_failures::table
             .find(key)
             .filter(login_failures::failures.gt(0)),
     )
     .set(login_failures::failures.eq(login_failures::failures - 1))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
 
 pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {
-    diesel::delete(login_failures::table.find(key)).execute(conn)?;
+    crate::on_backend!(conn, |c| diesel::delete(login_failures::table.find(key))
+        .execute(c))?;
     Ok(())
 }
 

@@ -31,14 +31,16 @@ pub fn insert(
     state: &str,
     expires_at: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    diesel::insert_into(sessions::table)
+    // Every login inserts one: on the concrete backend, where the
+    // statement is cached.
+    crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(id),
             sessions::user_id.eq(user_id),
             sessions::state.eq(state),
             sessions::expires_at.eq(expires_at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -52,7 +54,7 @@ pub fn update(
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<bool, ApiError> {
-    let rows = diesel::update(
+    let rows = crate::on_backend!(conn, |c| diesel::update(
         sessions::table
             .find(id)
             .filter(sessions::expires_at.gt(now)),
@@ -62,7 +64,7 @@ pub fn update(
         sessions::state.eq(state),
         sessions::expires_at.eq(expires_at),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(rows == 1)
 }
 
