@@ -181,6 +181,15 @@ async fn each_image_format_is_accepted_and_served(backend: Backend) {
             (1024, 597),
             "scaled to fit 1024: {mime}"
         );
+        // HEAD: the same headers, no body.
+        let head = app.send(app.client.head(app.url(&url))).await;
+        assert_eq!(head.status, 200, "{url}");
+        assert_eq!(head.text, "");
+        assert_eq!(head.headers["content-type"], content_type);
+        assert_eq!(
+            head.headers["content-length"],
+            bytes.len().to_string().as_str()
+        );
     }
     assert_eq!(stored_files(&app).len(), 1, "each upload replaced the last");
     let profile = app.bearer(&token).get("/accounts/me/profile").await;
