@@ -65,7 +65,13 @@ impl PasswordWork {
 /// requests do not show up in another's exact reading (`cargo test` runs
 /// them on parallel threads of one process).
 #[cfg(test)]
-pub(crate) static COUNT_IN_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static COUNT_IN_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the count for one unit test until dropped (see `COUNT_IN_TESTS`).
+#[cfg(test)]
+pub(crate) fn alone_in_tests() -> std::sync::MutexGuard<'static, ()> {
+    COUNT_IN_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[cfg(test)]
 mod tests {
@@ -73,7 +79,7 @@ mod tests {
 
     #[test]
     fn a_request_doing_password_work_is_not_counted() {
-        let _alone = COUNT_IN_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _alone = alone_in_tests();
         let before = IN_FLIGHT.load(Ordering::Relaxed);
         let request = Request::begin();
         assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before + 1);

@@ -179,10 +179,7 @@ impl LoginThrottle {
                     .arg(limits[0])
                     .arg(limits[1])
                     .arg(IN_FLIGHT_TTL.as_millis().to_string());
-                let reply: Vec<i64> = script
-                    .invoke_async(&mut redis.get().await?)
-                    .await
-                    .map_err(ApiError::from)?;
+                let reply: Vec<i64> = script.invoke_async(&mut redis.get().await?).await?;
                 match reply.as_slice() {
                     [1, ms, ..] => (1, ceil_secs(*ms)),
                     [2, ..] => (2, 1),
@@ -289,10 +286,7 @@ impl LoginThrottle {
                 script
                     .arg(if failure { "1" } else { "0" })
                     .arg(window.as_secs().max(1));
-                let _: i64 = script
-                    .invoke_async(&mut redis.get().await?)
-                    .await
-                    .map_err(ApiError::from)?;
+                let _: i64 = script.invoke_async(&mut redis.get().await?).await?;
                 Ok(())
             }
             Counters::Database(db) => {

@@ -78,14 +78,14 @@ pub fn record_login(
     new_hash: Option<String>,
 ) -> Result<(), ApiError> {
     let target = users::table.find(id);
-    match new_hash {
+    crate::on_backend!(conn, |c| match &new_hash {
         Some(hash) => diesel::update(target)
             .set((users::last_login.eq(at), users::password.eq(hash)))
-            .execute(conn)?,
-        None => crate::on_backend!(conn, |c| diesel::update(target)
+            .execute(c),
+        None => diesel::update(target)
             .set(users::last_login.eq(at))
-            .execute(c))?,
-    };
+            .execute(c),
+    })?;
     Ok(())
 }
 

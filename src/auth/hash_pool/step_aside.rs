@@ -205,9 +205,7 @@ mod tests {
 
     #[test]
     fn steps_aside_while_other_requests_are_served() {
-        let _alone = foreground::COUNT_IN_TESTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _alone = foreground::alone_in_tests();
         let step_aside = StepAside::for_this_thread().expect("a timer");
         let request = foreground::Request::begin();
         let before = STEPPED_ASIDE.load(Ordering::Relaxed);
@@ -224,9 +222,7 @@ mod tests {
 
     #[test]
     fn a_panicking_job_leaves_the_timer_off() {
-        let _alone = foreground::COUNT_IN_TESTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _alone = foreground::alone_in_tests();
         let step_aside = StepAside::for_this_thread().expect("a timer");
         let request = foreground::Request::begin();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -105,8 +105,7 @@ impl RedisStore {
             .conn()
             .await?
             .set_ex(format!("{}user:{}", self.prefix, user.id), json, ttl)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(())
     }
 
@@ -189,16 +188,13 @@ impl RedisStore {
     pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
         let mut conn = self.conn().await?;
         let index = self.user_key(user);
-        let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
+        let ids: Vec<String> = conn.smembers(&index).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
-        let states: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .map_err(ApiError::from)?;
+        let states: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
         let mut live = Vec::new();
         let mut expired = Vec::new();
         for (id, raw) in ids.into_iter().zip(states) {
@@ -208,7 +204,7 @@ impl RedisStore {
             }
         }
         if !expired.is_empty() {
-            let _: i64 = conn.srem(&index, expired).await.map_err(ApiError::from)?;
+            let _: i64 = conn.srem(&index, expired).await?;
         }
         Ok(live)
     }
@@ -216,7 +212,7 @@ impl RedisStore {
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {
         let mut conn = self.conn().await?;
         let index = self.user_key(user);
-        let member: bool = conn.sismember(&index, id).await.map_err(ApiError::from)?;
+        let member: bool = conn.sismember(&index, id).await?;
         if !member {
             return Ok(false);
         }
@@ -225,15 +221,14 @@ impl RedisStore {
             .del(self.session_key(id))
             .srem(&index, id)
             .query_async(&mut conn)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(deleted > 0)
     }
 
     pub(super) async fn revoke_others(&self, user: i32, keep: &str) -> Result<(), ApiError> {
         let mut conn = self.conn().await?;
         let index = self.user_key(user);
-        let ids: Vec<String> = conn.smembers(&index).await.map_err(ApiError::from)?;
+        let ids: Vec<String> = conn.smembers(&index).await?;
         let others: Vec<&String> = ids.iter().filter(|id| id.as_str() != keep).collect();
         if others.is_empty() {
             return Ok(());
@@ -244,16 +239,14 @@ impl RedisStore {
             .del(keys)
             .srem(&index, others)
             .query_async(&mut conn)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<(), ApiError> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn().await?)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(())
     }
 }
