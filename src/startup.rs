@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, Stores};
 use crate::api::json::JsonLimit;
 use crate::api::{docs, fallback, routes, AppState};
 use crate::auth::current::SessionPolicy;
@@ -28,7 +28,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
-use crate::media::{MediaStore, PictureRules};
+use crate::media::MediaStore;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::redis_pool::RedisPool;
@@ -42,13 +42,9 @@ pub struct Application {
     server: Server,
 }
 
-/// The long-lived parts every instance of the app shares.
-struct Services {
-    accounts: Accounts,
-    sessions: Sessions,
-}
-
-async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Services> {
+/// The long-lived stores every instance of the app shares (the media
+/// directory is opened by the server alone).
+async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores> {
     let db = Db::new(settings)?.with_latency_metric(metrics.database());
     let applied = db.migrate().await?;
     if !applied.is_empty() {
@@ -87,19 +83,21 @@ async fn services(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Serv
     let passwords = spawn_blocking_in_span(move || Passwords::new(&hasher_settings))
         .await
         .map_err(|_| anyhow::anyhow!("the blocking pool is shut down"))??;
-    Ok(Services {
-        accounts: Accounts {
-            db,
-            passwords,
-            throttle,
-        },
+    Ok(Stores {
+        db,
+        passwords,
+        throttle,
         sessions,
+        media: None,
+        metrics: metrics.clone(),
     })
 }
 
 /// The account use cases alone, for the command-line tools.
 pub async fn accounts_for_cli(settings: &Settings) -> anyhow::Result<Accounts> {
-    Ok(services(settings, &Metrics::new()?).await?.accounts)
+    let settings = Arc::new(settings.clone());
+    let stores = stores(&settings, &Metrics::new()?).await?;
+    Ok(Accounts::new(stores, settings))
 }
 
 /// Applies migrations and nothing else (`accounts migrate`).
@@ -111,8 +109,8 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let metrics = Metrics::new()?;
-        let Services { accounts, sessions } = services(&settings, &metrics).await?;
-        spawn_purger(&accounts, &sessions);
+        let mut stores = stores(&settings, &metrics).await?;
+        let sessions = stores.sessions.clone();
 
         let listener = TcpListener::bind(&settings.bind_address)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
@@ -125,19 +123,12 @@ impl Application {
             absolute_timeout: settings.session_absolute_timeout,
             touch_interval: settings.session_touch_interval,
         };
-        let media = MediaStore::open(&settings.media_root)?;
-        let picture_rules = PictureRules {
-            max_pixels: settings.max_picture_pixels,
-            max_dimension: settings.max_picture_dimension,
-            stored_edge: settings.picture_stored_edge,
-        };
+        stores.media = Some(MediaStore::open(&settings.media_root)?);
+        let accounts = Accounts::new(stores, settings.clone());
+        spawn_purger(&accounts);
         let state = web::Data::new(AppState {
             accounts,
-            sessions: sessions.clone(),
-            policy,
             settings: settings.clone(),
-            media,
-            picture_rules,
         });
         let cookie_key = web::Data::new(CookieKey(key.clone()));
         let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));
@@ -231,21 +222,16 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// Deletes expired rows of the embedded session and throttle stores.
-fn spawn_purger(accounts: &Accounts, sessions: &Sessions) {
-    let Some(store) = sessions.database_store() else {
+fn spawn_purger(accounts: &Accounts) {
+    if !accounts.needs_purging() {
         return;
-    };
-    let throttle = accounts.throttle.clone();
+    }
+    let accounts = accounts.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(PURGE_INTERVAL);
         loop {
             tick.tick().await;
-            if let Err(e) = store.purge_expired().await {
-                tracing::warn!(error = %e, "could not purge expired sessions");
-            }
-            if let Err(e) = throttle.purge_expired().await {
-                tracing::warn!(error = %e, "could not purge expired login counters");
-            }
+            accounts.purge_expired().await;
         }
     });
 }

@@ -4,23 +4,18 @@ use actix_identity::Identity;
 use actix_session::Session;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::json::ApiJson;
+use super::responses::{CsrfFailed, InvalidBody, NotAuthenticated, PayloadTooLarge};
 use super::schemas::{AuthResponse, CsrfResponse, LoginRequest, RegisterRequest};
 use super::AppState;
-use crate::accounts::Registration;
+use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration};
 use crate::auth::current::Authenticated;
-use crate::auth::sessions::{
-    new_state, ClientKind, SessionUser, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY,
-};
+use crate::auth::sessions::{ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY};
 use crate::auth::tokens::csrf_token;
 use crate::auth::transport::{Transport, CSRF_COOKIE};
 use crate::config::SameSite as SameSiteSetting;
-use crate::db::models::User;
 use crate::error::{ApiError, Problem};
-use crate::foreground;
-use crate::metrics::{LoginOutcome, Metrics};
 
 /// Issue a CSRF token
 ///
@@ -65,10 +60,10 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and logged in", body = AuthResponse),
-        (status = 400, description = "`validation_failed` or `malformed_request`", body = Problem, content_type = "application/problem+json"),
+        InvalidBody,
         (status = 403, description = "`csrf_failed`: a session cookie was sent without a matching `X-CSRFToken`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        PayloadTooLarge,
     )
 )]
 pub async fn register(
@@ -77,31 +72,20 @@ pub async fn register(
     session: Session,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let _password_work = foreground::PasswordWork::begin();
     let body = body.0;
-    check_client(&req, body.client.unwrap_or_default())?;
-    let user = state
-        .accounts
-        .register(Registration {
-            email: body.email,
-            password: body.password.into(),
-            username: body.username.unwrap_or_default(),
-            first_name: body.first_name.unwrap_or_default(),
-            last_name: body.last_name.unwrap_or_default(),
-            is_staff: false,
-            is_superuser: false,
-            logs_in: true,
-        })
-        .await?;
-    let response = log_in(
-        &req,
-        &state,
-        &session,
-        &user,
-        body.client.unwrap_or_default(),
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(response))
+    let client = client_of(&req, &state, body.client);
+    let registration = Registration {
+        email: body.email,
+        password: body.password.into(),
+        username: body.username.unwrap_or_default(),
+        first_name: body.first_name.unwrap_or_default(),
+        last_name: body.last_name.unwrap_or_default(),
+        is_staff: false,
+        is_superuser: false,
+        logs_in: true,
+    };
+    let logged_in = state.accounts.sign_up(registration, client).await?;
+    Ok(HttpResponse::Created().json(respond(&req, &session, logged_in)?))
 }
 
 /// Log in
@@ -113,9 +97,9 @@ pub async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = AuthResponse),
-        (status = 400, description = "`validation_failed` or `malformed_request`", body = Problem, content_type = "application/problem+json"),
+        InvalidBody,
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password and inactive account alike", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
+        CsrfFailed,
         (status = 429, description = "`too_many_attempts`; see the `Retry-After` header", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts for this email are accepted again"))),
     )
@@ -126,78 +110,41 @@ pub async fn login(
     session: Session,
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let _password_work = foreground::PasswordWork::begin();
     let body = body.0;
-    if body.email.trim().is_empty() || body.password.is_empty() {
-        let mut errors = crate::error::FieldErrors::new();
-        for (field, value) in [
-            ("email", body.email.trim()),
-            ("password", body.password.as_str()),
-        ] {
-            if value.is_empty() {
-                errors.insert(field.into(), vec!["This field may not be blank.".into()]);
-            }
-        }
-        return Err(ApiError::Validation(errors));
-    }
-    check_client(&req, body.client.unwrap_or_default())?;
-    let ip = state.client_ip(&req);
-    let result = state
-        .accounts
-        .authenticate(&body.email, body.password.into(), &ip)
-        .await;
-    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
-        match &result {
-            Ok(_) => metrics.login(LoginOutcome::Success),
-            Err(ApiError::TooManyAttempts { .. }) => metrics.login(LoginOutcome::Throttled),
-            Err(ApiError::InvalidCredentials) => metrics.login(LoginOutcome::Failure),
-            Err(_) => {}
-        }
-    }
-    let user = result?;
-    let response = log_in(
-        &req,
-        &state,
-        &session,
-        &user,
-        body.client.unwrap_or_default(),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(response))
+    let client = client_of(&req, &state, body.client);
+    let credentials = Credentials {
+        email: body.email,
+        password: body.password.into(),
+    };
+    let logged_in = state.accounts.log_in(credentials, client).await?;
+    Ok(HttpResponse::Ok().json(respond(&req, &session, logged_in)?))
 }
 
-/// A browser session lives in a cookie, which a request carrying a Bearer
-/// token neither reads nor receives: refuse the mix rather than start a
-/// session nobody holds (and renew away the token's).
-fn check_client(req: &HttpRequest, client: ClientKind) -> Result<(), ApiError> {
-    let bearer = req
-        .extensions()
-        .get::<Transport>()
-        .is_some_and(|t| t.client == ClientKind::App);
-    if bearer && client == ClientKind::Browser {
-        return Err(ApiError::field(
-            "client",
-            "A request with an Authorization header cannot start a browser session; send \"client\": \"app\".",
-        ));
+/// Who is asking for a session, as the request says.
+fn client_of(req: &HttpRequest, state: &AppState, kind: Option<ClientKind>) -> Client {
+    Client {
+        kind: kind.unwrap_or_default(),
+        sent_bearer: req
+            .extensions()
+            .get::<Transport>()
+            .is_some_and(|t| t.client == ClientKind::App),
+        ip: state.client_ip(req),
     }
-    Ok(())
 }
 
-/// Starts a session for `user`: in the request's cookie session for
-/// browsers, or directly in the store for apps (the key is the token).
-async fn log_in(
+/// The response to a login or registration. A browser's session goes into
+/// the request's cookie session, which the middleware stores with a new
+/// key; an app's token is already in the store.
+fn respond(
     req: &HttpRequest,
-    state: &AppState,
     session: &Session,
-    user: &User,
-    client: ClientKind,
+    logged_in: LoggedIn,
 ) -> Result<AuthResponse, ApiError> {
-    let now = Utc::now();
-    state.sessions.cache_user(&SessionUser::from(user)).await?;
-    let user_out = user.into();
-    match client {
-        ClientKind::Browser => {
-            // Nothing from before the login survives it, and the key is new.
+    let LoggedIn { user, session: new } = logged_in;
+    let user_out = (&user).into();
+    match new {
+        NewSession::Browser { created_at } => {
+            // Nothing from before the login survives it.
             session.clear();
             let state_error = |e: actix_session::SessionInsertError| {
                 ApiError::internal(format!("session state: {e}"))
@@ -206,10 +153,10 @@ async fn log_in(
                 .insert(CLIENT_KEY, ClientKind::Browser)
                 .map_err(state_error)?;
             session
-                .insert(CREATED_AT_KEY, now.timestamp())
+                .insert(CREATED_AT_KEY, created_at.timestamp())
                 .map_err(state_error)?;
             session
-                .insert(LAST_SEEN_KEY, now.timestamp())
+                .insert(LAST_SEEN_KEY, created_at.timestamp())
                 .map_err(state_error)?;
             Identity::login(&req.extensions(), user.id.to_string())
                 .map_err(|e| ApiError::internal(format!("identity: {e}")))?;
@@ -219,22 +166,11 @@ async fn log_in(
                 expires_at: None,
             })
         }
-        ClientKind::App => {
-            let token = state
-                .sessions
-                .create(
-                    new_state(user.id, ClientKind::App, now),
-                    state.policy.idle_timeout,
-                )
-                .await?;
-            let lifetime = chrono::Duration::from_std(state.policy.absolute_timeout)
-                .unwrap_or(chrono::Duration::MAX);
-            Ok(AuthResponse {
-                user: user_out,
-                token: Some(token),
-                expires_at: Some(now + lifetime),
-            })
-        }
+        NewSession::App { token, expires_at } => Ok(AuthResponse {
+            user: user_out,
+            token: Some(token),
+            expires_at: Some(expires_at),
+        }),
     }
 }
 
@@ -246,8 +182,8 @@ async fn log_in(
     post, path = "/accounts/logout", tag = "accounts",
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
+        NotAuthenticated,
+        CsrfFailed,
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]

@@ -1,8 +1,7 @@
 //! Liveness and readiness probes.
 
-use std::collections::BTreeMap;
-
-use actix_web::{web, HttpResponse};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::schemas::HealthResponse;
 use super::AppState;
@@ -33,24 +32,10 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (db, sessions) =
-        futures_util::future::join(state.accounts.db.ping(), state.sessions.ping()).await;
-    let verdict = |r: &Result<(), ApiError>| if r.is_ok() { "ok" } else { "unavailable" };
-    if db.is_ok() && sessions.is_ok() {
-        return Ok(HttpResponse::Ok().json(HealthResponse {
-            status: "ready".into(),
-        }));
-    }
-    for failure in [db.as_ref().err(), sessions.as_ref().err()]
-        .into_iter()
-        .flatten()
-    {
-        tracing::warn!(error = %failure, "readiness check failed");
-    }
-    Err(ApiError::NotReady(BTreeMap::from([
-        ("database", verdict(&db)),
-        ("session_store", verdict(&sessions)),
-    ])))
+    state.accounts.readiness().await?;
+    Ok(HttpResponse::Ok().json(HealthResponse {
+        status: "ready".into(),
+    }))
 }
 
 /// Prometheus metrics
@@ -66,26 +51,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     )
 )]
 pub async fn metrics(
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    metrics: web::Data<crate::metrics::Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    use secrecy::ExposeSecret;
-    if let Some(expected) = &state.settings.metrics_token {
-        let sent = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !crate::auth::tokens::constant_time_eq(
-            sent.as_bytes(),
-            expected.expose_secret().as_bytes(),
-        ) {
-            return Err(ApiError::NotAuthenticated);
-        }
-    }
+    let sent = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let text = state.accounts.metrics_text(sent)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render()))
+        .body(text))
 }

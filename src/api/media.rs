@@ -4,9 +4,9 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+use super::responses::NotFound;
 use super::AppState;
 use crate::error::ApiError;
-use crate::telemetry::spawn_blocking_in_span;
 
 /// A stored file
 #[utoipa::path(
@@ -14,22 +14,21 @@ use crate::telemetry::spawn_blocking_in_span;
     params(("path" = String, Path, description = "The rest of a `profile_pic` URL, e.g. `profile_pics/3f9c….png`")),
     responses(
         (status = 200, description = "The file: PNG, or JPEG for photographs", content(("image/png"), ("image/jpeg"))),
-        (status = 404, description = "`not_found`", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotFound,
     )
 )]
 pub async fn get_media(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.media.clone();
-    let relative = path.into_inner();
-    let found = spawn_blocking_in_span(move || store.read(&relative))
+    let file = state
+        .accounts
+        .media_file(path.into_inner())
         .await?
-        .map_err(|e| ApiError::internal(format!("reading media: {e}")))?;
-    let (bytes, content_type) = found.ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_TYPE, file.content_type))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .insert_header((header::CONTENT_DISPOSITION, "inline"))
-        .body(bytes))
+        .body(file.bytes))
 }

@@ -2,14 +2,17 @@
 //! the one route table.
 
 pub mod accounts;
+pub mod current_user;
 pub mod docs;
 pub mod fallback;
 pub mod health;
 pub mod json;
 pub mod me;
 pub mod media;
+pub mod multipart;
 pub mod password;
 pub mod profile;
+pub mod responses;
 pub mod routes;
 pub mod schemas;
 pub mod sessions;
@@ -19,19 +22,13 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 
 use crate::accounts::Accounts;
-use crate::auth::current::SessionPolicy;
-use crate::auth::sessions::Sessions;
 use crate::config::Settings;
-use crate::media::{MediaStore, PictureRules};
 
-/// What every handler may use, built once at start-up.
+/// What every handler may use, built once at start-up: the use cases, and
+/// the settings that shape HTTP (cookies, limits on bodies, proxies).
 pub struct AppState {
     pub accounts: Accounts,
-    pub sessions: Sessions,
-    pub policy: SessionPolicy,
     pub settings: Arc<Settings>,
-    pub media: MediaStore,
-    pub picture_rules: PictureRules,
 }
 
 impl AppState {

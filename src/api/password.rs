@@ -2,14 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::current_user::CurrentUser;
 use super::json::ApiJson;
-use super::me::current_user;
+use super::responses::{CsrfFailed, NotAuthenticated};
 use super::schemas::PasswordChangeRequest;
 use super::AppState;
-use crate::auth::current::Authenticated;
+use crate::accounts::PasswordChange;
 use crate::auth::sessions::ClientKind;
 use crate::error::{ApiError, Problem};
-use crate::foreground;
 
 /// Change my password
 ///
@@ -21,8 +21,8 @@ use crate::foreground;
     responses(
         (status = 204, description = "Changed; every other session has ended"),
         (status = 400, description = "`validation_failed`: `errors.current_password` (wrong) or `errors.new_password` (a rule broken); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
+        NotAuthenticated,
+        CsrfFailed,
         (status = 429, description = "`too_many_attempts`: too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts for this account are accepted again"))),
     ),
@@ -31,32 +31,18 @@ use crate::foreground;
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    auth: Authenticated,
+    me: CurrentUser,
     body: ApiJson<PasswordChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let _password_work = foreground::PasswordWork::begin();
-    let (user, auth) = current_user(&state, auth).await?;
-    // The stored hash is needed here, so the full row.
-    let user = state
-        .accounts
-        .active_user(user.id)
-        .await?
-        .ok_or(ApiError::NotAuthenticated)?;
-    let body = body.0;
-    let ip = state.client_ip(&req);
-    state
-        .accounts
-        .change_password(
-            &user,
-            body.current_password.into(),
-            body.new_password.into(),
-            &ip,
-        )
-        .await?;
-    let keep = auth.session_id.clone().unwrap_or_default();
-    state.sessions.revoke_others(user.id, &keep).await?;
-    if auth.client == ClientKind::Browser {
-        auth.session.renew();
+    let change = PasswordChange {
+        current: body.0.current_password.into(),
+        new: body.0.new_password.into(),
+        client_ip: state.client_ip(&req),
+        keep_session: me.auth.session_id.clone(),
+    };
+    state.accounts.change_password(me.user.id, change).await?;
+    if me.auth.client == ClientKind::Browser {
+        me.auth.session.renew();
     }
     Ok(HttpResponse::NoContent().finish())
 }

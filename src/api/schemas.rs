@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::{MeEdit, ProfileEdit, SessionListing};
 use crate::auth::sessions::ClientKind;
 use crate::db::models::{Profile, User};
 
@@ -218,4 +219,35 @@ pub struct PictureUpload {
     /// A PNG, JPEG, GIF or WebP image, at most `MAX_PICTURE_BYTES`.
     #[schema(value_type = String, format = Binary)]
     pub profile_pic: Vec<u8>,
+}
+
+impl From<UpdateMeRequest> for MeEdit {
+    fn from(r: UpdateMeRequest) -> Self {
+        MeEdit {
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+        }
+    }
+}
+
+impl From<UpdateProfileRequest> for ProfileEdit {
+    fn from(r: UpdateProfileRequest) -> Self {
+        ProfileEdit {
+            portfolio_site: r.portfolio_site,
+            bio: r.bio,
+        }
+    }
+}
+
+impl From<SessionListing> for SessionOut {
+    fn from(s: SessionListing) -> Self {
+        SessionOut {
+            current: s.current,
+            id: s.info.id,
+            client: s.info.client,
+            created_at: s.info.created_at,
+            last_seen_at: s.info.last_seen_at,
+        }
+    }
 }

@@ -2,9 +2,10 @@
 
 use actix_web::{web, HttpResponse};
 
+use super::current_user::CurrentUser;
+use super::responses::{CsrfFailed, NotAuthenticated};
 use super::schemas::{SessionOut, SessionsResponse};
 use super::AppState;
-use crate::auth::current::Authenticated;
 use crate::error::{ApiError, Problem};
 
 /// My sessions
@@ -16,33 +17,19 @@ use crate::error::{ApiError, Problem};
     get, path = "/accounts/sessions", tag = "sessions",
     responses(
         (status = 200, description = "The user's live sessions, most recently seen first", body = SessionsResponse),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        NotAuthenticated,
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]
 pub async fn list_sessions(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    me: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, auth) = super::me::current_user(&state, auth).await?;
-    let mut sessions = state.sessions.list(user.id).await?;
-    sessions.sort_by(|a, b| {
-        b.last_seen_at
-            .cmp(&a.last_seen_at)
-            .then(b.created_at.cmp(&a.created_at))
-    });
-    let current = auth.session_id.as_deref();
-    let sessions = sessions
-        .into_iter()
-        .map(|s| SessionOut {
-            current: current == Some(s.id.as_str()),
-            id: s.id,
-            client: s.client,
-            created_at: s.created_at,
-            last_seen_at: s.last_seen_at,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(SessionsResponse { sessions }))
+    let current = me.auth.session_id.as_deref();
+    let sessions = state.accounts.list_sessions(me.user.id, current).await?;
+    Ok(HttpResponse::Ok().json(SessionsResponse {
+        sessions: sessions.into_iter().map(SessionOut::from).collect(),
+    }))
 }
 
 /// End a session
@@ -54,25 +41,22 @@ pub async fn list_sessions(
     params(("id" = String, Path, description = "A session id from `GET /accounts/sessions`")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
+        NotAuthenticated,
+        CsrfFailed,
         (status = 404, description = "`not_found`: no such session among the user's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]
 pub async fn revoke_session(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    me: CurrentUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, auth) = super::me::current_user(&state, auth).await?;
     let id = id.into_inner();
-    let well_formed = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    if !well_formed || !state.sessions.revoke(user.id, &id).await? {
-        return Err(ApiError::NotFound);
-    }
-    if auth.session_id.as_deref() == Some(id.as_str()) {
-        auth.end();
+    state.accounts.revoke_session(me.user.id, &id).await?;
+    if me.auth.session_id.as_deref() == Some(id.as_str()) {
+        // The store no longer has it; this also drops the cookie.
+        me.auth.end();
     }
     Ok(HttpResponse::NoContent().finish())
 }

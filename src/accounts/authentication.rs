@@ -1,0 +1,194 @@
+//! Logging in: `POST /accounts/login`, and the session every login (and
+//! registration) starts.
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Accounts;
+use crate::auth::passwords::Verified;
+use crate::auth::sessions::{new_state, ClientKind, SessionUser};
+use crate::db::models::User;
+use crate::db::users;
+use crate::domain::password_policy::MAX_LENGTH;
+use crate::domain::Email;
+use crate::error::{ApiError, FieldErrors};
+use crate::foreground;
+use crate::metrics::LoginOutcome;
+
+/// An email and password, as received.
+pub struct Credentials {
+    pub email: String,
+    pub password: SecretString,
+}
+
+/// Who asks for a session.
+pub struct Client {
+    pub kind: ClientKind,
+    /// The request carried `Authorization: Bearer ...`.
+    pub sent_bearer: bool,
+    /// The client's address, for the per-address throttle.
+    pub ip: String,
+}
+
+impl Client {
+    /// A browser session lives in a cookie, which a request carrying a
+    /// Bearer token neither reads nor receives: refuse the mix rather than
+    /// start a session nobody holds (and renew away the token's).
+    pub(super) fn check(&self) -> Result<(), ApiError> {
+        if self.sent_bearer && self.kind == ClientKind::Browser {
+            return Err(ApiError::field(
+                "client",
+                "A request with an Authorization header cannot start a browser session; send \"client\": \"app\".",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A session just started.
+pub enum NewSession {
+    /// The caller puts these into the request's cookie session, whose key
+    /// the session middleware renews (no fixation).
+    Browser { created_at: DateTime<Utc> },
+    /// Already in the store: the key is the Bearer token.
+    App {
+        token: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// A user and the session they now have.
+pub struct LoggedIn {
+    pub user: User,
+    pub session: NewSession,
+}
+
+impl Accounts {
+    /// Checks the credentials (throttled) and starts a session for `client`.
+    pub async fn log_in(
+        &self,
+        credentials: Credentials,
+        client: Client,
+    ) -> Result<LoggedIn, ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
+        let email = credentials.email.trim();
+        if email.is_empty() || credentials.password.expose_secret().is_empty() {
+            let mut errors = FieldErrors::new();
+            for (field, value) in [
+                ("email", email),
+                ("password", credentials.password.expose_secret()),
+            ] {
+                if value.is_empty() {
+                    errors.insert(field.into(), vec!["This field may not be blank.".into()]);
+                }
+            }
+            return Err(ApiError::Validation(errors));
+        }
+        client.check()?;
+        let result = self
+            .authenticate(&credentials.email, credentials.password, &client.ip)
+            .await;
+        match &result {
+            Ok(_) => self.metrics.login(LoginOutcome::Success),
+            Err(ApiError::TooManyAttempts { .. }) => self.metrics.login(LoginOutcome::Throttled),
+            Err(ApiError::InvalidCredentials) => self.metrics.login(LoginOutcome::Failure),
+            Err(_) => {}
+        }
+        let user = result?;
+        let session = self.start_session(&user, client.kind).await?;
+        Ok(LoggedIn { user, session })
+    }
+
+    /// Checks an email and password. Unknown email, wrong password and an
+    /// inactive account are the same 401 after the same Argon2 work.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: SecretString,
+        client_ip: &str,
+    ) -> Result<User, ApiError> {
+        if password.expose_secret().chars().count() > MAX_LENGTH {
+            return Err(ApiError::field(
+                "password",
+                format!("Ensure this field has no more than {MAX_LENGTH} characters."),
+            ));
+        }
+        let canonical =
+            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        // Counted as in flight from here: parallel guesses cannot all slip
+        // in before the first one is counted.
+        let attempt = self.throttle.begin(&canonical, client_ip).await?;
+        // Whatever happens next, the attempt is settled: an outage midway
+        // must not leave it counted as in flight.
+        let checked = self.check_credentials(&canonical, password).await;
+        match checked {
+            Ok(Some(user)) => {
+                self.throttle.succeeded(attempt).await?;
+                Ok(user)
+            }
+            Ok(None) => {
+                self.throttle.failed(attempt).await?;
+                Err(ApiError::InvalidCredentials)
+            }
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The user if the password is theirs and they may log in (recording the
+    /// login, and a stronger hash when the parameters changed).
+    async fn check_credentials(
+        &self,
+        canonical: &str,
+        password: SecretString,
+    ) -> Result<Option<User>, ApiError> {
+        let probe = canonical.to_owned();
+        let user = self
+            .db
+            .run(move |conn| users::find_by_email(conn, &probe))
+            .await?;
+        let stored = user.as_ref().map(|u| u.password.clone());
+        let verified = self.passwords.verify(password, stored).await?;
+        match (user, verified) {
+            (Some(mut user), Verified::Yes { rehashed }) if user.is_active => {
+                let now = crate::db::now();
+                let id = user.id;
+                self.db
+                    .run(move |conn| users::record_login(conn, id, now, rehashed))
+                    .await?;
+                user.last_login = Some(now);
+                Ok(Some(user))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Starts a session for `user`: an app's directly in the store; a
+    /// browser's is written by the session middleware with the response.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        client: ClientKind,
+    ) -> Result<NewSession, ApiError> {
+        let now = Utc::now();
+        self.sessions.cache_user(&SessionUser::from(user)).await?;
+        match client {
+            ClientKind::Browser => Ok(NewSession::Browser { created_at: now }),
+            ClientKind::App => {
+                let idle = self.settings.session_idle_timeout;
+                let token = self
+                    .sessions
+                    .create(new_state(user.id, ClientKind::App, now), idle)
+                    .await?;
+                let lifetime = chrono::Duration::from_std(self.settings.session_absolute_timeout)
+                    .unwrap_or(chrono::Duration::MAX);
+                Ok(NewSession::App {
+                    token,
+                    expires_at: now + lifetime,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The use cases: one module per capability, each plain async Rust over
+//! the stores (database, sessions, password hasher, throttle, media). The
+//! HTTP layer (`api/`) extracts a request, calls one of these and turns the
+//! result into a response; every rule that is not about HTTP lives here.
+//!
+//! `Accounts` holds the stores. Its fields are private to this module and
+//! its children, so a handler cannot reach a store except through a use
+//! case.
+
+mod authentication;
+mod housekeeping;
+mod me;
+mod operations;
+mod password;
+mod pictures;
+mod profile;
+mod registration;
+mod sessions;
+
+use std::sync::Arc;
+
+pub use authentication::{Client, Credentials, LoggedIn, NewSession};
+pub use me::MeEdit;
+pub use password::PasswordChange;
+pub use pictures::MediaFile;
+pub use profile::ProfileEdit;
+pub use registration::Registration;
+pub use sessions::SessionListing;
+
+use crate::auth::passwords::Passwords;
+use crate::auth::sessions::Sessions;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::FieldErrors;
+use crate::media::{MediaStore, PictureRules};
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    passwords: Passwords,
+    throttle: LoginThrottle,
+    sessions: Sessions,
+    /// `None` for the command-line tools, which never touch pictures.
+    media: Option<MediaStore>,
+    metrics: Metrics,
+    settings: Arc<Settings>,
+}
+
+/// The stores the use cases work over, built once at start-up.
+pub struct Stores {
+    pub db: Db,
+    pub passwords: Passwords,
+    pub throttle: LoginThrottle,
+    pub sessions: Sessions,
+    pub media: Option<MediaStore>,
+    pub metrics: Metrics,
+}
+
+impl Accounts {
+    pub fn new(stores: Stores, settings: Arc<Settings>) -> Self {
+        let Stores {
+            db,
+            passwords,
+            throttle,
+            sessions,
+            media,
+            metrics,
+        } = stores;
+        Accounts {
+            db,
+            passwords,
+            throttle,
+            sessions,
+            media,
+            metrics,
+            settings,
+        }
+    }
+
+    fn picture_rules(&self) -> PictureRules {
+        PictureRules {
+            max_pixels: self.settings.max_picture_pixels,
+            max_dimension: self.settings.max_picture_dimension,
+            stored_edge: self.settings.picture_stored_edge,
+        }
+    }
+}
+
+/// Adds `messages` (if any) to `field`'s list: every problem of a request
+/// is reported at once.
+fn push(errors: &mut FieldErrors, field: &str, messages: impl IntoIterator<Item = String>) {
+    let messages: Vec<String> = messages.into_iter().collect();
+    if !messages.is_empty() {
+        errors.entry(field.to_owned()).or_default().extend(messages);
+    }
+}

@@ -1,0 +1,102 @@
+//! Changing one's password: `POST /accounts/password/change`.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{push, Accounts};
+use crate::auth::passwords::Verified;
+use crate::db::users;
+use crate::domain::password_policy::MAX_LENGTH;
+use crate::error::{ApiError, FieldErrors};
+use crate::foreground;
+
+const WRONG_CURRENT_PASSWORD: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
+
+/// A password change, as received.
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: SecretString,
+    /// The client's address, for the per-address throttle.
+    pub client_ip: String,
+    /// The public id of the session asking, which stays; every other
+    /// session of the user ends.
+    pub keep_session: Option<String>,
+}
+
+impl Accounts {
+    /// Checks the current password (throttled like a login: a stolen
+    /// session must not become a password oracle), applies the rules to the
+    /// new one, stores its hash and ends every other session of the user,
+    /// on every instance. The caller renews the kept browser session's key.
+    pub async fn change_password(
+        &self,
+        user_id: i32,
+        change: PasswordChange,
+    ) -> Result<(), ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
+        // The stored hash is needed here, so the full row.
+        let user = self
+            .active_user(user_id)
+            .await?
+            .ok_or(ApiError::NotAuthenticated)?;
+        let PasswordChange {
+            current,
+            new,
+            client_ip,
+            keep_session,
+        } = change;
+        let mut errors = FieldErrors::new();
+        if current.expose_secret().chars().count() > MAX_LENGTH {
+            push(
+                &mut errors,
+                "current_password",
+                [WRONG_CURRENT_PASSWORD.to_owned()],
+            );
+        }
+        let problems = self
+            .passwords
+            .check_rules(new.clone(), user.email.clone(), user.username.clone())
+            .await?;
+        push(&mut errors, "new_password", problems);
+        if errors.contains_key("current_password") {
+            return Err(ApiError::Validation(errors));
+        }
+        let attempt = self
+            .throttle
+            .begin(&user.email_canonical, &client_ip)
+            .await?;
+        let verified = match self
+            .passwords
+            .verify(current, Some(user.password.clone()))
+            .await
+        {
+            Ok(verified) => verified,
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                return Err(error);
+            }
+        };
+        match verified {
+            Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
+            Verified::No => {
+                self.throttle.failed(attempt).await?;
+                push(
+                    &mut errors,
+                    "current_password",
+                    [WRONG_CURRENT_PASSWORD.to_owned()],
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let hash = self.passwords.hash(new).await?;
+        let id = user.id;
+        self.db
+            .run(move |conn| users::set_password(conn, id, hash))
+            .await?;
+        self.sessions
+            .revoke_others(id, keep_session.as_deref().unwrap_or_default())
+            .await
+    }
+}

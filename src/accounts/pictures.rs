@@ -1,0 +1,95 @@
+//! Profile pictures: `PUT` and `DELETE /accounts/me/profile/picture`, and
+//! serving them under `/media/`.
+
+use super::Accounts;
+use crate::db::models::Profile;
+use crate::db::profiles;
+use crate::error::ApiError;
+use crate::media::{self, MediaStore};
+use crate::telemetry::spawn_blocking_in_span;
+
+/// A stored file, ready to serve.
+pub struct MediaFile {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+impl Accounts {
+    fn media(&self) -> Result<MediaStore, ApiError> {
+        self.media
+            .clone()
+            .ok_or_else(|| ApiError::internal("no media store in this process"))
+    }
+
+    /// Checks and re-encodes an upload (off the async executor), stores it
+    /// under a new name, points the profile at it and deletes the previous
+    /// file. A file never referenced (the database failed) is deleted too.
+    pub async fn replace_picture(
+        &self,
+        user_id: i32,
+        upload: Vec<u8>,
+    ) -> Result<Profile, ApiError> {
+        let rules = self.picture_rules();
+        let store = self.media()?;
+        let stored = spawn_blocking_in_span(move || {
+            let encoded = media::process(&upload, rules)?;
+            store
+                .store(&encoded)
+                .map_err(|e| ApiError::internal(format!("storing a picture: {e}")))
+        })
+        .await??;
+
+        let new = stored.clone();
+        let swapped = self
+            .db
+            .run(move |conn| profiles::swap_picture(conn, user_id, Some(&new)))
+            .await;
+        let store = self.media()?;
+        let outcome = match swapped {
+            Ok(old) => {
+                // The row points at the new file now; the old one can go.
+                spawn_blocking_in_span(move || old.map(|old| store.remove(&old)).transpose())
+                    .await?
+            }
+            Err(error) => {
+                if let Err(e) = spawn_blocking_in_span(move || store.remove(&stored)).await? {
+                    tracing::warn!(error = %e, "could not delete an unreferenced picture");
+                }
+                return Err(error);
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "could not delete a replaced picture");
+        }
+        self.profile(user_id).await
+    }
+
+    /// Removes the picture from the profile, then its file (also fine when
+    /// there was none).
+    pub async fn delete_picture(&self, user_id: i32) -> Result<(), ApiError> {
+        let old = self
+            .db
+            .run(move |conn| profiles::swap_picture(conn, user_id, None))
+            .await?;
+        if let Some(old) = old {
+            let store = self.media()?;
+            spawn_blocking_in_span(move || store.remove(&old))
+                .await?
+                .map_err(|e| ApiError::internal(format!("deleting a picture: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// A stored picture by its path under `/media/`; `None` for anything
+    /// that is not one.
+    pub async fn media_file(&self, relative: String) -> Result<Option<MediaFile>, ApiError> {
+        let store = self.media()?;
+        let found = spawn_blocking_in_span(move || store.read(&relative))
+            .await?
+            .map_err(|e| ApiError::internal(format!("reading media: {e}")))?;
+        Ok(found.map(|(bytes, content_type)| MediaFile {
+            bytes,
+            content_type,
+        }))
+    }
+}
