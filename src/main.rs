@@ -58,12 +58,12 @@ async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
+    telemetry::init(settings.server.log_format);
     let result = match command {
         "serve" => serve(settings).await,
         "hash-rate" => {
             let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
-            let threads = settings.password_hash_concurrency;
+            let threads = settings.passwords.hash_concurrency;
             accounts::auth::passwords::hash_rate(
                 &settings,
                 threads,
@@ -72,9 +72,9 @@ async fn run() -> ExitCode {
             .map(|rate| {
                 println!(
                     "{rate:.1} hashes/s on {threads} thread(s) (m={} KiB, t={}, p={})",
-                    settings.argon2_memory_kib,
-                    settings.argon2_iterations,
-                    settings.argon2_parallelism
+                    settings.passwords.argon2_memory_kib,
+                    settings.passwords.argon2_iterations,
+                    settings.passwords.argon2_parallelism
                 )
             })
         }
@@ -97,7 +97,7 @@ async fn run() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let address = settings.bind_address.clone();
+    let address = settings.server.bind_address.clone();
     let app = Application::build(settings).await?;
     tracing::info!(%address, port = app.port(), "listening; Swagger UI at /docs/");
     app.run_until_stopped().await?;

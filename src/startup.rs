@@ -50,16 +50,16 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
-    let (sessions, throttle) = match &settings.redis_url {
+    let (sessions, throttle) = match &settings.stores.redis_url {
         Some(url) => {
             let redis = RedisPool::connect(url.expose_secret()).await?;
             (
                 Sessions::redis(
                     RedisStore::new(
                         redis.clone(),
-                        &settings.redis_key_prefix,
-                        settings.session_absolute_timeout,
-                        settings.user_cache_ttl,
+                        &settings.stores.redis_key_prefix,
+                        settings.sessions.absolute_timeout,
+                        settings.sessions.user_cache_ttl,
                     ),
                     metrics.clone(),
                 ),
@@ -70,9 +70,9 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
             Sessions::database(
                 DbStore::new(
                     db.clone(),
-                    settings.session_absolute_timeout,
+                    settings.sessions.absolute_timeout,
                     // Only SQLite has a single writer (see load_cache).
-                    (!settings.is_postgres()).then_some(settings.session_cache_ttl),
+                    (!settings.is_postgres()).then_some(settings.sessions.load_cache_ttl),
                 ),
                 metrics.clone(),
             ),
@@ -112,18 +112,19 @@ impl Application {
         let mut stores = stores(&settings, &metrics).await?;
         let sessions = stores.sessions.clone();
 
-        let listener = TcpListener::bind(&settings.bind_address)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
+        let listener = TcpListener::bind(&settings.server.bind_address).map_err(|e| {
+            anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind_address)
+        })?;
         let port = listener.local_addr()?.port();
 
         // actix's Key wants 64 bytes; HKDF stretches SECRET_KEY to that.
-        let key = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
+        let key = Key::derive_from(settings.http.secret_key.expose_secret().as_bytes());
         let policy = SessionPolicy {
-            idle_timeout: settings.session_idle_timeout,
-            absolute_timeout: settings.session_absolute_timeout,
-            touch_interval: settings.session_touch_interval,
+            idle_timeout: settings.sessions.idle_timeout,
+            absolute_timeout: settings.sessions.absolute_timeout,
+            touch_interval: settings.sessions.touch_interval,
         };
-        stores.media = Some(MediaStore::open(&settings.media_root)?);
+        stores.media = Some(MediaStore::open(&settings.stores.media_root)?);
         let accounts = Accounts::new(stores, settings.clone());
         spawn_purger(&accounts);
         let state = web::Data::new(AppState {
@@ -131,20 +132,20 @@ impl Application {
             settings: settings.clone(),
         });
         let cookie_key = web::Data::new(CookieKey(key.clone()));
-        let json_limit = web::Data::new(JsonLimit(settings.max_json_body_bytes));
+        let json_limit = web::Data::new(JsonLimit(settings.limits.max_json_body_bytes));
         let policy = web::Data::new(policy);
         let metrics = web::Data::new(metrics);
         let openapi = ApiDoc::openapi();
         let idle = actix_web::cookie::time::Duration::seconds(
-            i64::try_from(settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX),
+            i64::try_from(settings.sessions.idle_timeout.as_secs()).unwrap_or(i64::MAX),
         );
-        let same_site = match settings.cookie_same_site {
+        let same_site = match settings.http.cookie_same_site {
             SameSiteSetting::Lax => SameSite::Lax,
             SameSiteSetting::Strict => SameSite::Strict,
             SameSiteSetting::None => SameSite::None,
         };
-        let cookie_secure = settings.cookie_secure;
-        let cors_origins = settings.cors_allowed_origins.clone();
+        let cookie_secure = settings.http.cookie_secure;
+        let cors_origins = settings.http.cors_allowed_origins.clone();
 
         let server = HttpServer::new(move || {
             let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -178,8 +179,8 @@ impl Application {
                 .wrap(from_fn(fallback::finish_responses))
                 .wrap(from_fn(trace_requests))
         })
-        .workers(settings.workers)
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .workers(settings.server.workers)
+        .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
         Ok(Application { port, server })

@@ -177,12 +177,12 @@ impl Accounts {
         match client {
             ClientKind::Browser => Ok(NewSession::Browser { created_at: now }),
             ClientKind::App => {
-                let idle = self.settings.session_idle_timeout;
+                let idle = self.settings.sessions.idle_timeout;
                 let token = self
                     .sessions
                     .create(new_state(user.id, ClientKind::App, now), idle)
                     .await?;
-                let lifetime = chrono::Duration::from_std(self.settings.session_absolute_timeout)
+                let lifetime = chrono::Duration::from_std(self.settings.sessions.absolute_timeout)
                     .unwrap_or(chrono::Duration::MAX);
                 Ok(NewSession::App {
                     token,

@@ -81,9 +81,9 @@ impl Accounts {
 
     fn picture_rules(&self) -> PictureRules {
         PictureRules {
-            max_pixels: self.settings.max_picture_pixels,
-            max_dimension: self.settings.max_picture_dimension,
-            stored_edge: self.settings.picture_stored_edge,
+            max_pixels: self.settings.limits.max_picture_pixels,
+            max_dimension: self.settings.limits.max_picture_dimension,
+            stored_edge: self.settings.limits.picture_stored_edge,
         }
     }
 }

@@ -31,7 +31,7 @@ impl Accounts {
     /// The Prometheus text exposition. When `METRICS_TOKEN` is set, `sent`
     /// (the request's Bearer value) must be it.
     pub fn metrics_text(&self, sent: Option<&str>) -> Result<String, ApiError> {
-        if let Some(expected) = &self.settings.metrics_token {
+        if let Some(expected) = &self.settings.http.metrics_token {
             let sent = sent.unwrap_or_default();
             if !constant_time_eq(sent.as_bytes(), expected.expose_secret().as_bytes()) {
                 return Err(ApiError::NotAuthenticated);

@@ -35,7 +35,7 @@ impl Accounts {
                 .ok();
         }
         if let Some(raw) = edit.bio {
-            changes.bio = parse_bio(&raw, self.settings.max_bio_chars)
+            changes.bio = parse_bio(&raw, self.settings.limits.max_bio_chars)
                 .map_err(|e| push(&mut errors, "bio", [e]))
                 .ok();
         }

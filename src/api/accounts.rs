@@ -39,8 +39,8 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/")
         .http_only(false)
-        .secure(state.settings.cookie_secure)
-        .same_site(match state.settings.cookie_same_site {
+        .secure(state.settings.http.cookie_secure)
+        .same_site(match state.settings.http.cookie_same_site {
             SameSiteSetting::None => SameSite::None,
             _ => SameSite::Lax,
         })

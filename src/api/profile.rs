@@ -86,7 +86,7 @@ pub async fn put_picture(
     me: CurrentUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = read_picture(&req, payload, state.settings.max_picture_bytes).await?;
+    let upload = read_picture(&req, payload, state.settings.limits.max_picture_bytes).await?;
     let profile = state.accounts.replace_picture(me.user.id, upload).await?;
     Ok(respond(&profile))
 }

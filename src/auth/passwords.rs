@@ -41,16 +41,16 @@ pub enum Verified {
 impl Passwords {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            settings.argon2_parallelism,
+            settings.passwords.argon2_memory_kib,
+            settings.passwords.argon2_iterations,
+            settings.passwords.argon2_parallelism,
             None,
         )
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let dummy_hash = hash_blocking(&params, "dummy password for unknown accounts")?;
         Ok(Passwords {
             params,
-            pool: HashPool::new(settings.password_hash_concurrency)?,
+            pool: HashPool::new(settings.passwords.hash_concurrency)?,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -136,9 +136,9 @@ pub fn hash_rate(
     duration: std::time::Duration,
 ) -> anyhow::Result<f64> {
     let params = Params::new(
-        settings.argon2_memory_kib,
-        settings.argon2_iterations,
-        settings.argon2_parallelism,
+        settings.passwords.argon2_memory_kib,
+        settings.passwords.argon2_iterations,
+        settings.passwords.argon2_parallelism,
         None,
     )
     .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;

@@ -127,7 +127,7 @@ impl LoginThrottle {
         Self::with(
             Counters::Redis {
                 redis,
-                prefix: settings.redis_key_prefix.clone(),
+                prefix: settings.stores.redis_key_prefix.clone(),
             },
             settings,
         )
@@ -141,9 +141,9 @@ impl LoginThrottle {
         LoginThrottle {
             counters,
             limits: Limits {
-                per_account: settings.login_failures_per_account,
-                per_ip: settings.login_failures_per_ip,
-                window: settings.login_failure_window,
+                per_account: settings.throttle.login_failures_per_account,
+                per_ip: settings.throttle.login_failures_per_ip,
+                window: settings.throttle.login_failure_window,
             },
         }
     }

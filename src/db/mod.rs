@@ -141,7 +141,7 @@ impl Db {
     /// Builds the pool without connecting yet (`build_unchecked`), so the
     /// service starts, and `/readyz` reports, while the database is down.
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url.expose_secret();
+        let url = settings.stores.database_url.expose_secret();
         let backend = if let Some(path) = url.strip_prefix("sqlite://") {
             if let Some(parent) = Path::new(path).parent() {
                 if !parent.as_os_str().is_empty() {
@@ -159,9 +159,9 @@ impl Db {
         };
         let outages = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
-            .max_size(settings.database_pool_size)
+            .max_size(settings.stores.database_pool_size)
             .min_idle(Some(0))
-            .connection_timeout(settings.database_connect_timeout)
+            .connection_timeout(settings.stores.database_connect_timeout)
             .test_on_check_out(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .connection_customizer(Box::new(SqlitePragmas))
@@ -172,7 +172,7 @@ impl Db {
         Ok(Db {
             pool,
             outages,
-            permits: Arc::new(Semaphore::new(settings.database_pool_size as usize)),
+            permits: Arc::new(Semaphore::new(settings.stores.database_pool_size as usize)),
             latency: None,
         })
     }

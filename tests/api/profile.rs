@@ -24,7 +24,7 @@ both_backends!(
 );
 
 fn pictures_dir(app: &TestApp) -> PathBuf {
-    app.settings.media_root.join("profile_pics")
+    app.settings.stores.media_root.join("profile_pics")
 }
 
 /// The files in the picture directory (temporary ones included).

@@ -1,0 +1,40 @@
+//! Limits on what a client may send: body sizes, pictures, profile text.
+
+use super::env::Env;
+use super::ConfigError;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_json_body_bytes: usize,
+    pub max_picture_bytes: usize,
+    pub max_picture_pixels: u64,
+    pub max_picture_dimension: u32,
+    /// Stored pictures are scaled down to fit this many pixels a side.
+    pub picture_stored_edge: u32,
+    pub max_bio_chars: usize,
+}
+
+impl Limits {
+    pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
+        let limits = Limits {
+            max_json_body_bytes: env.parse("MAX_JSON_BODY_BYTES", 1024 * 1024)?,
+            max_picture_bytes: env.parse("MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
+            max_picture_pixels: env.parse("MAX_PICTURE_PIXELS", 40_000_000)?,
+            max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 4096)?,
+            picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
+            max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
+        };
+        if limits.max_json_body_bytes == 0 || limits.max_picture_bytes == 0 {
+            return Err(ConfigError(
+                "MAX_JSON_BODY_BYTES and MAX_PICTURE_BYTES must be positive".into(),
+            ));
+        }
+        if limits.max_picture_pixels == 0
+            || limits.max_picture_dimension == 0
+            || limits.picture_stored_edge == 0
+        {
+            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive".into()));
+        }
+        Ok(limits)
+    }
+}
