@@ -18,3 +18,4 @@ mod register;
 mod requests;
 mod security;
 mod sessions;
+mod use_cases;
