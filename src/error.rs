@@ -98,7 +98,7 @@ impl ApiError {
                 format!("The request body exceeds the limit of {limit} bytes.")
             }
             ApiError::TooManyAttempts { retry_after_secs } => {
-                format!("Too many failed login attempts. Try again in {retry_after_secs} seconds.")
+                format!("Too many attempts. Try again in {retry_after_secs} seconds.")
             }
             ApiError::Unavailable(_) => {
                 "A backing service is unavailable. Try again shortly.".into()

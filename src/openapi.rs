@@ -16,7 +16,9 @@ use crate::error::Problem;
             on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`.\n\n\
             Every error is `application/problem+json` with a machine-readable `code`; beyond those listed per \
             operation, a method a path does not have is 405 `method_not_allowed` (its `Allow` header lists the methods \
-            the path has) and an unknown path 404 `not_found`. Every GET operation also answers HEAD.",
+            the path has) and an unknown path 404 `not_found`. Every GET operation also answers HEAD.\n\n\
+            A `validation_failed` names every problem of the body at once under `errors` (each missing required \
+            member, a value of the wrong type or out of its rules); no string member may hold U+0000.",
         license(name = "MIT")
     ),
     paths(

@@ -23,6 +23,7 @@ use crate::api::json::JsonLimit;
 use crate::api::{docs, fallback, routes, AppState};
 use crate::auth::current::SessionPolicy;
 use crate::auth::passwords::Passwords;
+use crate::auth::registration_limit::RegistrationLimit;
 use crate::auth::sessions::{DbStore, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
@@ -50,7 +51,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
-    let (sessions, throttle) = match &settings.stores.redis_url {
+    let (sessions, throttle, registrations) = match &settings.stores.redis_url {
         Some(url) => {
             let redis = RedisPool::connect(url.expose_secret()).await?;
             (
@@ -63,7 +64,8 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                     ),
                     metrics.clone(),
                 ),
-                LoginThrottle::redis(redis, settings),
+                LoginThrottle::redis(redis.clone(), settings),
+                RegistrationLimit::redis(redis, settings),
             )
         }
         None => (
@@ -77,6 +79,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                 metrics.clone(),
             ),
             LoginThrottle::database(db.clone(), settings),
+            RegistrationLimit::database(db.clone(), settings),
         ),
     };
     let hasher_settings = settings.clone();
@@ -87,6 +90,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
         db,
         passwords,
         throttle,
+        registrations,
         sessions,
         media: None,
         metrics: metrics.clone(),

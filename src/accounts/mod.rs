@@ -28,6 +28,7 @@ pub use registration::Registration;
 pub use sessions::SessionListing;
 
 use crate::auth::passwords::Passwords;
+use crate::auth::registration_limit::RegistrationLimit;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
@@ -41,6 +42,7 @@ pub struct Accounts {
     db: Db,
     passwords: Passwords,
     throttle: LoginThrottle,
+    registrations: RegistrationLimit,
     sessions: Sessions,
     /// `None` for the command-line tools, which never touch pictures.
     media: Option<MediaStore>,
@@ -53,6 +55,7 @@ pub struct Stores {
     pub db: Db,
     pub passwords: Passwords,
     pub throttle: LoginThrottle,
+    pub registrations: RegistrationLimit,
     pub sessions: Sessions,
     pub media: Option<MediaStore>,
     pub metrics: Metrics,
@@ -60,21 +63,14 @@ pub struct Stores {
 
 impl Accounts {
     pub fn new(stores: Stores, settings: Arc<Settings>) -> Self {
-        let Stores {
-            db,
-            passwords,
-            throttle,
-            sessions,
-            media,
-            metrics,
-        } = stores;
         Accounts {
-            db,
-            passwords,
-            throttle,
-            sessions,
-            media,
-            metrics,
+            db: stores.db,
+            passwords: stores.passwords,
+            throttle: stores.throttle,
+            registrations: stores.registrations,
+            sessions: stores.sessions,
+            media: stores.media,
+            metrics: stores.metrics,
             settings,
         }
     }

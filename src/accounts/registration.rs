@@ -24,12 +24,25 @@ pub struct Registration {
     pub logs_in: bool,
 }
 
+/// A registration whose every field keeps its rules.
+struct Valid {
+    email: Email,
+    username: String,
+    first_name: String,
+    last_name: String,
+    input: Registration,
+}
+
 impl Accounts {
     /// Registers a user through the API and logs them in as `client`.
+    /// Attempts that get as far as the email check count against the
+    /// address's registration limit (`REGISTRATIONS_PER_IP`).
     pub async fn sign_up(&self, input: Registration, client: Client) -> Result<LoggedIn, ApiError> {
         let _password_work = foreground::PasswordWork::begin();
         client.check()?;
-        let user = self.register(input).await?;
+        let valid = self.validate(input).await?;
+        self.registrations.count(&client.ip).await?;
+        let user = self.create(valid).await?;
         let session = self.start_session(&user, client.kind).await?;
         Ok(LoggedIn { user, session })
     }
@@ -37,6 +50,11 @@ impl Accounts {
     /// Validates every field (all problems at once), then creates the user
     /// and its profile. A taken email is 409 however the race is run.
     pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
+        let valid = self.validate(input).await?;
+        self.create(valid).await
+    }
+
+    async fn validate(&self, input: Registration) -> Result<Valid, ApiError> {
         let mut errors = FieldErrors::new();
         let email = Email::parse(&input.email)
             .map_err(|e| push(&mut errors, "email", [e]))
@@ -67,7 +85,23 @@ impl Accounts {
         else {
             return Err(ApiError::Validation(errors));
         };
+        Ok(Valid {
+            email,
+            username,
+            first_name,
+            last_name,
+            input,
+        })
+    }
 
+    async fn create(&self, valid: Valid) -> Result<User, ApiError> {
+        let Valid {
+            email,
+            username,
+            first_name,
+            last_name,
+            input,
+        } = valid;
         let canonical = email.canonical();
         // Cheap early answer before the expensive hash; the unique index
         // still decides races.

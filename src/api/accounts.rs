@@ -64,6 +64,8 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         (status = 403, description = "`csrf_failed`: a session cookie was sent without a matching `X-CSRFToken`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
         PayloadTooLarge,
+        (status = 429, description = "`too_many_attempts`: more than `REGISTRATIONS_PER_IP` registrations (409s included) from this address within `REGISTRATION_WINDOW_SECS`; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until registrations from this address are accepted again"))),
     )
 )]
 pub async fn register(

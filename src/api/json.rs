@@ -2,7 +2,10 @@
 //! problem: a wrong content type or unparsable JSON is `malformed_request`,
 //! a body over `MAX_JSON_BODY_BYTES` is `payload_too_large`, and JSON of the
 //! wrong shape (unknown, missing or repeated field, wrong type) is
-//! `validation_failed` with the field named in `errors`.
+//! `validation_failed` with the field named in `errors`: every missing
+//! required field at once (from the type's OpenAPI schema, so the document
+//! and the check cannot disagree). No string may hold U+0000 (PostgreSQL
+//! text cannot store it): this one check keeps it from every query.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +15,9 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::PartialSchema;
 
 use crate::error::{ApiError, FieldErrors};
 
@@ -21,7 +27,7 @@ pub struct JsonLimit(pub usize);
 
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -56,7 +62,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse(&body).map(ApiJson)
+            parse(&body, required_fields::<T>).map(ApiJson)
         })
     }
 }
@@ -71,8 +77,24 @@ fn is_json(req: &HttpRequest) -> bool {
     }
 }
 
+/// The members a body of type `T` must have, as its schema says.
+fn required_fields<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.required,
+        _ => Vec::new(),
+    }
+}
+
+const NUL_MESSAGE: &str = "Null characters are not allowed.";
+const REQUIRED_MESSAGE: &str = "This field is required.";
+
 /// Deserialises, turning serde's error into the contract's shape.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// `required` names the members that must be present; it is asked only
+/// when the body is wrong, to report every missing one at once.
+pub fn parse<T: DeserializeOwned>(
+    body: &[u8],
+    required: impl FnOnce() -> Vec<String>,
+) -> Result<T, ApiError> {
     // Every body of this API is an object; serde would also fill a struct
     // from an array, with confusing messages.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
@@ -85,6 +107,17 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             vec!["Expected a JSON object.".into()],
         );
         return Err(ApiError::Validation(errors));
+    }
+    // JSON cannot hold a raw NUL inside a string, only the escape: a body
+    // without one needs no further look.
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        let value: Value = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+        let mut errors = FieldErrors::new();
+        nul_paths(&value, ".", &mut errors);
+        if !errors.is_empty() {
+            add_missing(&mut errors, &value, required());
+            return Err(ApiError::Validation(errors));
+        }
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -115,7 +148,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "Unknown field.".to_owned(),
         )
     } else if let Some(name) = between_backticks(message, "missing field `") {
-        (join(&path, &name), "This field is required.".to_owned())
+        (join(&path, &name), REQUIRED_MESSAGE.to_owned())
     } else if let Some(name) = between_backticks(message, "duplicate field `") {
         // The path may already end at the repeated field, or at its object.
         let field = if path == name || path.ends_with(&format!(".{name}")) {
@@ -134,7 +167,58 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     let mut errors = FieldErrors::new();
     errors.insert(field, vec![text]);
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        add_missing(&mut errors, &value, required());
+    }
     Err(ApiError::Validation(errors))
+}
+
+/// Names every required member the body lacks (serde stops at the first
+/// problem; a client should learn of all of them at once).
+fn add_missing(errors: &mut FieldErrors, value: &Value, required: Vec<String>) {
+    let Value::Object(members) = value else {
+        return;
+    };
+    for name in required {
+        if !members.contains_key(&name) {
+            errors
+                .entry(name)
+                .or_insert_with(|| vec![REQUIRED_MESSAGE.to_owned()]);
+        }
+    }
+}
+
+/// Every string (and member name) holding U+0000, by its path.
+fn nul_paths(value: &Value, path: &str, errors: &mut FieldErrors) {
+    fn flag(errors: &mut FieldErrors, path: &str) {
+        errors
+            .entry(field_or_body(path))
+            .or_insert_with(|| vec![NUL_MESSAGE.to_owned()]);
+    }
+    match value {
+        Value::String(s) if s.contains('\0') => flag(errors, path),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let inner = if path == "." {
+                    format!("[{i}]")
+                } else {
+                    format!("{path}[{i}]")
+                };
+                nul_paths(item, &inner, errors);
+            }
+        }
+        Value::Object(members) => {
+            for (name, member) in members {
+                let inner = join(path, name);
+                if name.contains('\0') {
+                    flag(errors, &inner);
+                } else {
+                    nul_paths(member, &inner, errors);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {
@@ -188,8 +272,12 @@ mod tests {
         password: String,
     }
 
+    fn required() -> Vec<String> {
+        vec!["email".into(), "password".into()]
+    }
+
     fn errors(body: &str) -> FieldErrors {
-        match parse::<Login>(body.as_bytes()) {
+        match parse::<Login>(body.as_bytes(), required) {
             Err(ApiError::Validation(e)) => e,
             other => panic!("expected validation_failed, got {other:?}"),
         }
@@ -217,10 +305,40 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_is_reported_at_once() {
+        let all = errors("{}");
+        assert_eq!(all["email"], ["This field is required."]);
+        assert_eq!(all["password"], ["This field is required."]);
+        let both = errors(r#"{"email": 5}"#);
+        assert_eq!(
+            both["email"],
+            ["Invalid type: integer `5`, expected a string."]
+        );
+        assert_eq!(both["password"], ["This field is required."]);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_field() {
+        let nul = errors(r#"{"email": "a\u0000b@example.com", "password": "x"}"#);
+        assert_eq!(nul.len(), 1, "{nul:?}");
+        assert_eq!(nul["email"], ["Null characters are not allowed."]);
+        let nul = errors(r#"{"email": "a@example.com", "password": "\u0000"}"#);
+        assert_eq!(nul["password"], ["Null characters are not allowed."]);
+        let nested = errors(r#"{"email": ["\u0000"]}"#);
+        assert_eq!(nested["email[0]"], ["Null characters are not allowed."]);
+        assert_eq!(nested["password"], ["This field is required."]);
+        // An escaped backslash before "u0000" is no NUL.
+        assert!(parse::<Login>(br#"{"email": "\\u0000", "password": "x"}"#, required).is_ok());
+    }
+
+    #[test]
     fn syntax_errors_are_malformed() {
         for body in ["{", "", "{\"email\": }", "{} trailing", "nul"] {
             assert!(
-                matches!(parse::<Login>(body.as_bytes()), Err(ApiError::Malformed(_))),
+                matches!(
+                    parse::<Login>(body.as_bytes(), required),
+                    Err(ApiError::Malformed(_))
+                ),
                 "{body:?}"
             );
         }

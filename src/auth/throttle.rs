@@ -8,10 +8,15 @@
 //! Every attempt is counted *before* the password is checked, atomically,
 //! and taken back when it succeeds. Checking first and counting after the
 //! (slow) hash would let a burst of parallel guesses all pass the check.
+//! An attempt that would pass the limit only because others are in flight
+//! waits for them to settle (up to `LOGIN_IN_FLIGHT_WAIT_SECS`) instead of
+//! being refused: ten parallel logins with the right password all succeed,
+//! while parallel wrong guesses are still held to the limit.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use rand::Rng;
 
 use super::tokens::counter_key;
 use crate::config::Settings;
@@ -24,6 +29,18 @@ struct Limits {
     per_account: u32,
     per_ip: u32,
     window: Duration,
+    /// How long an attempt waits for those in flight before it is refused.
+    in_flight_wait: Duration,
+}
+
+/// What `BEGIN` says of an attempt.
+enum Verdict {
+    Go,
+    /// A window is at its limit: refused for this many seconds.
+    Over(u64),
+    /// Failures plus attempts in flight would pass a limit: wait and ask
+    /// again.
+    Crowded,
 }
 
 #[derive(Clone)]
@@ -144,6 +161,7 @@ impl LoginThrottle {
                 per_account: settings.throttle.login_failures_per_account,
                 per_ip: settings.throttle.login_failures_per_ip,
                 window: settings.throttle.login_failure_window,
+                in_flight_wait: settings.throttle.login_in_flight_wait,
             },
         }
     }
@@ -161,18 +179,48 @@ impl LoginThrottle {
     /// Starts an attempt for the email from the address. While a window
     /// holds as many failures as its limit: `TooManyAttempts` until the
     /// window ends. While failures plus attempts already in progress would
-    /// pass the limit (a burst of parallel guesses): `TooManyAttempts`,
-    /// retry in a second.
+    /// pass the limit (a burst of parallel attempts): waits for those to
+    /// settle, then decides on the failures they left; refused (retry in a
+    /// second) only if they are still in flight after `in_flight_wait`.
     pub async fn begin(&self, email_canonical: &str, ip: &str) -> Result<Attempt, ApiError> {
         let attempt = Attempt {
             account: counter_key("email", email_canonical),
             address: counter_key("ip", ip),
         };
+        let deadline = Instant::now() + self.limits.in_flight_wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match self.try_begin(&attempt).await? {
+                Verdict::Go => return Ok(attempt),
+                Verdict::Over(secs) => {
+                    return Err(ApiError::TooManyAttempts {
+                        retry_after_secs: secs.max(1),
+                    })
+                }
+                Verdict::Crowded if Instant::now() >= deadline => {
+                    return Err(ApiError::TooManyAttempts {
+                        retry_after_secs: 1,
+                    })
+                }
+                Verdict::Crowded => {
+                    // A login settles within a hash or two; jitter keeps
+                    // the waiters from asking in lockstep.
+                    let jitter = Duration::from_millis(rand::rng().random_range(0..5));
+                    tokio::time::sleep(pause + jitter).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    /// One atomic look at the counters, marking the attempt in flight when
+    /// it may go ahead.
+    async fn try_begin(&self, attempt: &Attempt) -> Result<Verdict, ApiError> {
         let limits = [self.limits.per_account, self.limits.per_ip];
         let verdict: (u8, u64) = match &self.counters {
             Counters::Redis { redis, prefix } => {
                 let mut script = BEGIN.prepare_invoke();
-                for key in Self::redis_keys(prefix, &attempt) {
+                for key in Self::redis_keys(prefix, attempt) {
                     script.key(key);
                 }
                 script
@@ -219,12 +267,11 @@ impl LoginThrottle {
                 .await?
             }
         };
-        match verdict {
-            (0, _) => Ok(attempt),
-            (_, secs) => Err(ApiError::TooManyAttempts {
-                retry_after_secs: secs.max(1),
-            }),
-        }
+        Ok(match verdict {
+            (0, _) => Verdict::Go,
+            (1, secs) => Verdict::Over(secs),
+            _ => Verdict::Crowded,
+        })
     }
 
     /// The password was wrong: one more failure for the email and the address.

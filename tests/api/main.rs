@@ -5,6 +5,7 @@
 mod helpers;
 mod images;
 
+mod bad_input;
 mod browsers;
 mod cli;
 mod csrf;
@@ -15,6 +16,7 @@ mod openapi;
 mod operations;
 mod profile;
 mod register;
+mod registration_limit;
 mod requests;
 mod security;
 mod sessions;

@@ -1,0 +1,100 @@
+//! Registrations per address: at most `REGISTRATIONS_PER_IP` attempts in a
+//! fixed window of `REGISTRATION_WINDOW_SECS` from one address, so one
+//! client can neither create accounts without end nor probe which emails
+//! exist through 409. Counters live in Redis when configured (every
+//! instance sees them), in the database otherwise.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::tokens::counter_key;
+use crate::config::Settings;
+use crate::db::{login_failures as rows, Db};
+use crate::error::ApiError;
+use crate::redis_pool::RedisPool;
+
+#[derive(Clone)]
+enum Counters {
+    Redis { redis: RedisPool, prefix: String },
+    Database(Db),
+}
+
+#[derive(Clone)]
+pub struct RegistrationLimit {
+    counters: Counters,
+    per_ip: u32,
+    window: Duration,
+}
+
+/// Counts one attempt, opening the window with the first. KEYS[1]: the
+/// address's counter. ARGV: the limit, the window (ms). Returns -1 to go
+/// ahead, or the milliseconds left in a window over its limit.
+static COUNT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        if n > tonumber(ARGV[1]) then return math.max(redis.call('PTTL', KEYS[1]), 0) end
+        return -1
+        ",
+    )
+});
+
+impl RegistrationLimit {
+    pub fn redis(redis: RedisPool, settings: &Settings) -> Self {
+        let prefix = settings.stores.redis_key_prefix.clone();
+        Self::with(Counters::Redis { redis, prefix }, settings)
+    }
+
+    pub fn database(db: Db, settings: &Settings) -> Self {
+        Self::with(Counters::Database(db), settings)
+    }
+
+    fn with(counters: Counters, settings: &Settings) -> Self {
+        RegistrationLimit {
+            counters,
+            per_ip: settings.throttle.registrations_per_ip,
+            window: settings.throttle.registration_window,
+        }
+    }
+
+    /// Counts a registration attempt from `ip`; `TooManyAttempts` (with the
+    /// seconds until the window ends) once the address is over its limit.
+    pub async fn count(&self, ip: &str) -> Result<(), ApiError> {
+        let key = counter_key("register-ip", ip);
+        let limit = self.per_ip;
+        let window = self.window;
+        let left_ms: i64 = match &self.counters {
+            Counters::Redis { redis, prefix } => {
+                COUNT
+                    .key(format!("{prefix}registrations:{key}"))
+                    .arg(limit)
+                    .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+                    .invoke_async(&mut redis.get().await?)
+                    .await?
+            }
+            Counters::Database(db) => {
+                db.run(move |conn| {
+                    let now = Utc::now().naive_utc();
+                    let ends = now + chrono::Duration::from_std(window).unwrap_or_default();
+                    let (count, ends) = rows::record(conn, &key, now, ends)?;
+                    let over = i64::from(count) > i64::from(limit);
+                    Ok(if over {
+                        (ends - now).num_milliseconds()
+                    } else {
+                        -1
+                    })
+                })
+                .await?
+            }
+        };
+        if left_ms < 0 {
+            return Ok(());
+        }
+        let secs = u64::try_from(left_ms).unwrap_or(0).div_ceil(1000).max(1);
+        Err(ApiError::TooManyAttempts {
+            retry_after_secs: secs,
+        })
+    }
+}
