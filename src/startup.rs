@@ -136,6 +136,9 @@ impl Application {
             settings: settings.clone(),
         });
         let cookie_key = web::Data::new(CookieKey(key.clone()));
+        // For the transport middleware, which picks among several session
+        // cookies by whether their sessions are live.
+        let session_store = web::Data::new(sessions.clone());
         let json_limit = web::Data::new(JsonLimit(settings.limits.max_json_body_bytes));
         let policy = web::Data::new(policy);
         let metrics = web::Data::new(metrics);
@@ -163,6 +166,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(cookie_key.clone())
+                .app_data(session_store.clone())
                 .app_data(json_limit.clone())
                 .app_data(policy.clone())
                 .app_data(metrics.clone())

@@ -7,7 +7,13 @@
 //! cookie requests it enforces CSRF (Django's double submit: the
 //! `X-CSRFToken` header must equal the `csrftoken` cookie on every unsafe
 //! method that carries the session cookie).
+//!
+//! A request may carry several `sessionid` cookies (a stale one, or one
+//! planted for a parent domain by a sibling subdomain: cookie tossing).
+//! Whatever their order, the one that verifies (and, if several do, the
+//! first whose session is live) is the one actix-session is shown.
 
+use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,7 +22,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
-use super::sessions::ClientKind;
+use super::sessions::{ClientKind, Sessions};
 use super::tokens::{constant_time_eq, session_id};
 use crate::error::ApiError;
 
@@ -88,6 +94,7 @@ pub async fn session_transport(
         return Ok(res);
     }
 
+    keep_one_session_cookie(&mut req, &key).await;
     let session_cookie = req.cookie(SESSION_COOKIE);
     if is_unsafe(req.method()) && session_cookie.is_some() {
         let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
@@ -115,4 +122,72 @@ pub async fn session_transport(
         session_id,
     });
     next.call(req).await
+}
+
+/// The session key a `sessionid` cookie's value carries, if its signature
+/// verifies.
+fn verified_key(value: &str, key: &Key) -> Option<String> {
+    let mut jar = CookieJar::new();
+    jar.add_original(Cookie::new(SESSION_COOKIE, value.to_owned()));
+    jar.signed(key)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// When the request carries more than one `sessionid` cookie, rewrites its
+/// `Cookie` header to hold only the one that verifies (the first whose
+/// session is live, when several do). Runs before anything reads the
+/// request's cookies, which actix caches at the first read.
+async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
+    let pieces: Vec<String> = req
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let session_value = |piece: &str| {
+        Cookie::parse_encoded(piece.to_owned())
+            .ok()
+            .filter(|c| c.name() == SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+    };
+    let candidates: Vec<(usize, String)> = pieces
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| session_value(p).map(|v| (i, v)))
+        .collect();
+    if candidates.len() < 2 {
+        return;
+    }
+    let verified: Vec<(usize, String)> = candidates
+        .iter()
+        .filter_map(|(i, v)| verified_key(v, key).map(|k| (*i, k)))
+        .collect();
+    let mut chosen = verified.first().map_or(candidates[0].0, |(i, _)| *i);
+    if verified.len() > 1 {
+        if let Some(sessions) = req.app_data::<web::Data<Sessions>>().cloned() {
+            for (i, session_key) in &verified {
+                let Ok(session_key) = SessionKey::try_from(session_key.clone()) else {
+                    continue;
+                };
+                if matches!(sessions.load(&session_key).await, Ok(Some(_))) {
+                    chosen = *i;
+                    break;
+                }
+            }
+        }
+    }
+    let kept: Vec<&str> = pieces
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| *i == chosen || session_value(p).is_none())
+        .map(|(_, p)| p.as_str())
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+        req.headers_mut().remove(COOKIE);
+        req.headers_mut().insert(COOKIE, value);
+    }
 }

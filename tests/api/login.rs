@@ -16,9 +16,7 @@ both_backends!(
 );
 
 async fn browser_login_sets_a_new_session_cookie(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.register_app().await;
     let browser = app.browser();
     let reply = browser.login(&email.to_uppercase(), PASSWORD).await;
@@ -32,9 +30,7 @@ async fn browser_login_sets_a_new_session_cookie(backend: Backend) {
 }
 
 async fn app_login_returns_a_token(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, first_token) = app.register_app().await;
     let reply = app.login_app(&email, PASSWORD).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -47,9 +43,7 @@ async fn app_login_returns_a_token(backend: Backend) {
 }
 
 async fn unknown_email_and_wrong_password_get_the_same_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.register_app().await;
     let wrong = app.login_app(&email, "not the password at all").await;
     let unknown = app.login_app("nobody@example.com", PASSWORD).await;
@@ -59,9 +53,7 @@ async fn unknown_email_and_wrong_password_get_the_same_401(backend: Backend) {
 }
 
 async fn blank_and_malformed_logins_are_400(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let blank = app
         .post_json("/accounts/login", &json!({"email": " ", "password": ""}))
         .await;
@@ -81,9 +73,7 @@ async fn blank_and_malformed_logins_are_400(backend: Backend) {
 }
 
 async fn too_many_failures_lock_one_email_for_the_window(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURE_WINDOW_SECS", "3")]).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, &[("LOGIN_FAILURE_WINDOW_SECS", "3")]).await;
     let (email, _) = app.register_app().await;
     let (other, _) = app.register_app().await;
     for _ in 0..5 {
@@ -109,9 +99,7 @@ async fn too_many_failures_lock_one_email_for_the_window(backend: Backend) {
 }
 
 async fn the_per_address_limit_stops_spraying(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_IP", "3")]).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_IP", "3")]).await;
     let (email, _) = app.register_app().await;
     for n in 0..3 {
         app.login_app(&format!("sprayed-{n}@example.com"), "Winter2026!")
@@ -124,9 +112,7 @@ async fn the_per_address_limit_stops_spraying(backend: Backend) {
 }
 
 async fn a_deactivated_account_cannot_log_in(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &[("USER_CACHE_TTL_SECS", "1")]).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, &[("USER_CACHE_TTL_SECS", "1")]).await;
     let (email, token) = app.register_app().await;
     assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
     deactivate(&app, &email).await;
@@ -168,9 +154,7 @@ both_backends!(
 );
 
 async fn a_burst_of_parallel_guesses_is_throttled_too(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.register_app().await;
     let guesses = (0..20).map(|n| {
         let request = app
@@ -200,25 +184,20 @@ async fn a_burst_of_parallel_guesses_is_throttled_too(backend: Backend) {
 }
 
 async fn successful_logins_do_not_use_up_the_address_limit(backend: Backend) {
-    let Some(app) = spawn_app_with(
+    let app = spawn_app_with(
         backend,
         &[
             ("LOGIN_FAILURES_PER_IP", "3"),
             ("LOGIN_FAILURES_PER_ACCOUNT", "3"),
         ],
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let (email, _) = app.register_app().await;
     for _ in 0..6 {
         assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
     }
     // Two failures, then a success: the success clears the account's count.
-    let Some(app) = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_ACCOUNT", "3")]).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_ACCOUNT", "3")]).await;
     let (email, _) = app.register_app().await;
     for _ in 0..2 {
         app.login_app(&email, "not it at all")
@@ -244,9 +223,7 @@ both_backends!(
 );
 
 async fn a_bearer_request_cannot_start_a_browser_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, token) = app.register_app().await;
     let body = json!({"email": email, "password": PASSWORD});
     let reply = app
@@ -281,17 +258,14 @@ async fn a_bearer_request_cannot_start_a_browser_session(backend: Backend) {
 }
 
 async fn behind_a_proxy_the_address_is_the_one_it_added(backend: Backend) {
-    let Some(app) = spawn_app_with(
+    let app = spawn_app_with(
         backend,
         &[
             ("TRUST_X_FORWARDED_FOR", "true"),
             ("LOGIN_FAILURES_PER_IP", "3"),
         ],
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let attempt = |spoofed: String, email: String| {
         let request = app
             .client
@@ -324,17 +298,14 @@ both_backends!(unknown_email_and_wrong_password_take_about_the_same_time);
 /// one Argon2 verification, so the two must be close (the load test prints
 /// the measured medians).
 async fn unknown_email_and_wrong_password_take_about_the_same_time(backend: Backend) {
-    let Some(app) = spawn_app_with(
+    let app = spawn_app_with(
         backend,
         &[
             ("LOGIN_FAILURES_PER_ACCOUNT", "1000"),
             ("LOGIN_FAILURES_PER_IP", "1000"),
         ],
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let (email, _) = app.register_app().await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
@@ -379,9 +350,7 @@ both_backends!(parallel_logins_with_the_right_password_all_succeed);
 /// retries) are not guesses: attempts in flight wait for each other instead
 /// of being refused.
 async fn parallel_logins_with_the_right_password_all_succeed(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, token) = app.register_app().await;
     let logins = (0..10).map(|_| app.login_app(&email, PASSWORD));
     let replies = futures_util::future::join_all(logins).await;

@@ -13,9 +13,7 @@ both_backends!(
 );
 
 async fn logout_ends_the_cookie_session_server_side(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let browser = app.browser();
     browser.register().await;
     let stolen = browser.cookie("sessionid").unwrap();
@@ -38,9 +36,7 @@ async fn logout_ends_the_cookie_session_server_side(backend: Backend) {
 }
 
 async fn logout_ends_the_token_session_server_side(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, token) = app.register_app().await;
     let other = app.login_app(&email, PASSWORD).await.json()["token"]
         .as_str()
@@ -61,9 +57,7 @@ async fn logout_ends_the_token_session_server_side(backend: Backend) {
 }
 
 async fn logout_without_a_session_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     app.post_json("/accounts/logout", &json!({}))
         .await
         .problem(401, "not_authenticated");
@@ -79,9 +73,7 @@ async fn logout_without_a_session_is_401(backend: Backend) {
 }
 
 async fn login_renews_the_session_key(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.register_app().await;
     let browser = app.browser();
     let first_email = browser.register().await;
@@ -106,9 +98,7 @@ async fn login_renews_the_session_key(backend: Backend) {
 }
 
 async fn a_forged_session_cookie_is_ignored(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let browser = app.browser();
     browser.register().await;
     let genuine = browser.cookie("sessionid").unwrap();

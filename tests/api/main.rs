@@ -8,6 +8,7 @@ mod images;
 mod bad_input;
 mod browsers;
 mod cli;
+mod cookie_tossing;
 mod csrf;
 mod login;
 mod logout;

@@ -21,7 +21,7 @@ fn the_committed_document_matches_the_code() {
 
 #[actix_web::test]
 async fn the_document_and_swagger_ui_are_served() {
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let app = spawn_app(Backend::Sqlite).await;
     let doc = app.get("/openapi.json").await;
     assert_eq!(doc.status, 200);
     let doc: Value = doc.json();
@@ -60,7 +60,7 @@ async fn the_document_and_swagger_ui_are_served() {
 
 #[actix_web::test]
 async fn every_documented_operation_is_routed() {
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let app = spawn_app(Backend::Sqlite).await;
     let doc: Value = serde_json::from_str(&accounts::openapi::document_json()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 12, "{}", paths.len());

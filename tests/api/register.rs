@@ -14,9 +14,7 @@ both_backends!(
 );
 
 async fn browser_registration_logs_in_with_an_httponly_cookie(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let browser = app.browser();
     let reply = browser
         .post(
@@ -66,9 +64,7 @@ async fn browser_registration_logs_in_with_an_httponly_cookie(backend: Backend) 
 }
 
 async fn app_registration_returns_a_bearer_token_and_no_cookie(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let email = app.unique_email();
     let reply = app
         .post_json(
@@ -96,9 +92,7 @@ async fn app_registration_returns_a_bearer_token_and_no_cookie(backend: Backend)
 }
 
 async fn each_field_rule_is_reported(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let reply = app
         .post_json(
             "/accounts/register",
@@ -128,9 +122,7 @@ async fn each_field_rule_is_reported(backend: Backend) {
 }
 
 async fn each_password_rule_has_its_own_message(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let cases = [
         (
             "Ab1!xyz",
@@ -179,9 +171,7 @@ async fn each_password_rule_has_its_own_message(backend: Backend) {
 }
 
 async fn emails_are_one_account_whatever_their_case(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let first = app
         .post_json(
             "/accounts/register",
@@ -203,9 +193,7 @@ async fn emails_are_one_account_whatever_their_case(backend: Backend) {
 }
 
 async fn twenty_racing_registrations_make_one_account(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let email = app.unique_email();
     let attempts = (0..20).map(|_| {
         let request = app
@@ -232,9 +220,7 @@ async fn twenty_racing_registrations_make_one_account(backend: Backend) {
 }
 
 async fn shape_errors_name_the_field(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let missing = app
         .post_json("/accounts/register", &json!({"email": "a@example.com"}))
         .await;

@@ -21,9 +21,7 @@ both_backends!(
 );
 
 async fn a_password_change_keeps_this_session_and_ends_every_other(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let first = app.browser();
     let email = first.register().await;
     let second = app.browser();
@@ -72,9 +70,7 @@ async fn a_password_change_keeps_this_session_and_ends_every_other(backend: Back
 }
 
 async fn an_app_client_keeps_its_token_through_a_password_change(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, token) = app.register_app().await;
     let other = app.login_app(&email, PASSWORD).await.json()["token"]
         .as_str()
@@ -94,9 +90,7 @@ async fn an_app_client_keeps_its_token_through_a_password_change(backend: Backen
 }
 
 async fn a_wrong_current_or_weak_new_password_changes_nothing(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, token) = app.register_app().await;
     let client = app.bearer(&token);
     let change =
@@ -162,9 +156,7 @@ fn sessions_of(reply: &crate::helpers::Reply) -> Vec<Value> {
 }
 
 async fn the_session_list_shows_every_session_once_with_the_current_marked(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let browser = app.browser();
     let email = browser.register().await;
     let token = app.login_app(&email, PASSWORD).await.json()["token"]
@@ -208,9 +200,7 @@ async fn the_session_list_shows_every_session_once_with_the_current_marked(backe
 }
 
 async fn a_revoked_session_is_dead_at_once(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let browser = app.browser();
     let email = browser.register().await;
     let token = app.login_app(&email, PASSWORD).await.json()["token"]
@@ -289,9 +279,7 @@ async fn a_revoked_session_is_dead_at_once(backend: Backend) {
 }
 
 async fn another_users_session_cannot_be_revoked(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, victim) = app.register_app().await;
     let (_, attacker) = app.register_app().await;
     let victim_id = sessions_of(&app.bearer(&victim).get("/accounts/sessions").await)[0]["id"]
@@ -317,9 +305,7 @@ async fn another_users_session_cannot_be_revoked(backend: Backend) {
 }
 
 async fn last_seen_is_written_at_most_once_per_interval(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &[("SESSION_TOUCH_INTERVAL_SECS", "2")]).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, &[("SESSION_TOUCH_INTERVAL_SECS", "2")]).await;
     let (_, token) = app.register_app().await;
     let client = app.bearer(&token);
     let first = sessions_of(&client.get("/accounts/sessions").await)[0].clone();
