@@ -15,12 +15,10 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::accounts::{Accounts, Stores};
 use crate::api::json::JsonLimit;
-use crate::api::{docs, fallback, routes, AppState};
+use crate::api::{fallback, routes, AppState};
 use crate::auth::current::SessionPolicy;
 use crate::auth::passwords::Passwords;
 use crate::auth::registration_limit::RegistrationLimit;
@@ -31,7 +29,6 @@ use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 use crate::redis_pool::RedisPool;
 use crate::telemetry::{spawn_blocking_in_span, trace_requests};
 
@@ -142,7 +139,6 @@ impl Application {
         let json_limit = web::Data::new(JsonLimit(settings.limits.max_json_body_bytes));
         let policy = web::Data::new(policy);
         let metrics = web::Data::new(metrics);
-        let openapi = ApiDoc::openapi();
         let idle = actix_web::cookie::time::Duration::seconds(
             i64::try_from(settings.sessions.idle_timeout.as_secs()).unwrap_or(i64::MAX),
         );
@@ -172,12 +168,6 @@ impl Application {
                 .app_data(metrics.clone())
                 .configure(routes::configure)
                 .service(web::redirect("/docs", "/docs/"))
-                // Before Swagger UI's own files, so this one wins.
-                .route(
-                    "/docs/swagger-initializer.js",
-                    web::get().to(docs::swagger_initializer),
-                )
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(fallback::not_found))
                 // Wrapped inside out: the last one sees the request first.
                 .wrap(IdentityMiddleware::default())

@@ -1,13 +1,14 @@
 //! The one route table. Each path is one resource, so a known path with an
 //! unknown method is 405 (with the `Allow` header RFC 9110 requires) and an
 //! unknown path is 404, both as problem+json. Every GET route answers HEAD
-//! too. Every route here has its `#[utoipa::path]` in `openapi.rs`; a test
-//! checks that the two agree.
+//! too (the documentation's own routes, `/openapi.json` and `/docs/`,
+//! included). Every other route here has its `#[utoipa::path]` in
+//! `openapi.rs`; a test checks that the two agree.
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
-use super::{accounts, fallback, health, me, media, password, profile, sessions};
+use super::{accounts, docs, fallback, health, me, media, password, profile, sessions};
 
 /// One path's methods, collected so that the 405 can name them.
 struct Endpoint {
@@ -77,6 +78,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/readyz").get(health::readyz),
         endpoint("/metrics").get(health::metrics),
         endpoint("/media/{path:.*}").get(media::get_media),
+        endpoint("/openapi.json").get(docs::openapi_json),
+        // Before Swagger UI's own file of that name, so this one wins.
+        endpoint("/docs/swagger-initializer.js").get(docs::swagger_initializer),
+        endpoint("/docs/{tail:.*}").get(docs::swagger_ui),
     ];
     for endpoint in endpoints {
         cfg.service(endpoint.done());

@@ -155,3 +155,36 @@ async fn get_routes_answer_head_with_headers_only(backend: Backend) {
         "HEAD announces the length GET sends"
     );
 }
+
+/// The documentation keeps the rule too: the page, every asset and the
+/// document answer HEAD with GET's headers and no body.
+both_backends!(the_documentation_answers_head);
+
+async fn the_documentation_answers_head(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/docs/",
+        "/docs/index.html",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+        "/openapi.json",
+    ] {
+        let get = app.get(path).await;
+        assert_eq!(get.status, 200, "GET {path}");
+        let head = app.send(app.client.head(app.url(path))).await;
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert_eq!(head.text, "", "HEAD {path} has no body");
+        assert_eq!(
+            head.headers["content-type"], get.headers["content-type"],
+            "{path}"
+        );
+        assert_eq!(
+            head.headers["content-length"],
+            get.text.len().to_string().as_str(),
+            "HEAD {path} announces GET's length"
+        );
+    }
+    let missing = app.get("/docs/no-such-asset.js").await;
+    missing.problem(404, "not_found");
+}
