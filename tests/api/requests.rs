@@ -156,8 +156,8 @@ async fn get_routes_answer_head_with_headers_only(backend: Backend) {
     );
 }
 
-/// The documentation keeps the rule too: the page, every asset and the
-/// document answer HEAD with GET's headers and no body.
+// The documentation keeps the rule too: the page, every asset and the
+// document answer HEAD with GET's headers and no body.
 both_backends!(the_documentation_answers_head);
 
 async fn the_documentation_answers_head(backend: Backend) {
