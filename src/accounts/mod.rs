@@ -19,6 +19,8 @@ mod sessions;
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 pub use authentication::{Client, Credentials, LoggedIn, NewSession};
 pub use me::MeEdit;
 pub use password::PasswordChange;
@@ -48,6 +50,8 @@ pub struct Accounts {
     media: Option<MediaStore>,
     metrics: Metrics,
     settings: Arc<Settings>,
+    /// Bounds the pictures decoded at once (`PICTURE_DECODE_CONCURRENCY`).
+    decodes: Arc<Semaphore>,
 }
 
 /// The stores the use cases work over, built once at start-up.
@@ -71,6 +75,7 @@ impl Accounts {
             sessions: stores.sessions,
             media: stores.media,
             metrics: stores.metrics,
+            decodes: Arc::new(Semaphore::new(settings.limits.picture_decode_concurrency)),
             settings,
         }
     }

@@ -21,9 +21,10 @@ impl Accounts {
             .ok_or_else(|| ApiError::internal("no media store in this process"))
     }
 
-    /// Checks and re-encodes an upload (off the async executor), stores it
-    /// under a new name, points the profile at it and deletes the previous
-    /// file. A file never referenced (the database failed) is deleted too.
+    /// Checks and re-encodes an upload (off the async executor, at most
+    /// `PICTURE_DECODE_CONCURRENCY` at once), stores it under a new name,
+    /// points the profile at it and deletes the previous file. A file never
+    /// referenced (the database failed) is deleted too.
     pub async fn replace_picture(
         &self,
         user_id: i32,
@@ -31,6 +32,11 @@ impl Accounts {
     ) -> Result<Profile, ApiError> {
         let rules = self.picture_rules();
         let store = self.media()?;
+        let decoding = self
+            .decodes
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("the decode pool is closed"))?;
         let stored = spawn_blocking_in_span(move || {
             let encoded = media::process(&upload, rules)?;
             store
@@ -38,6 +44,7 @@ impl Accounts {
                 .map_err(|e| ApiError::internal(format!("storing a picture: {e}")))
         })
         .await??;
+        drop(decoding);
 
         let new = stored.clone();
         let swapped = self

@@ -1,6 +1,12 @@
-//! Reading a picture upload's multipart body.
+//! Reading a picture upload's `multipart/form-data` body (RFC 7578).
+//!
+//! The body is read whole (it is bounded by `MAX_PICTURE_BYTES` plus
+//! framing, and the picture is needed whole to decode it anyway) and then
+//! split on its boundary. Part headers are read leniently: only the
+//! `name` of `Content-Disposition` matters, and the client's file name is
+//! never used, so whatever it holds (NUL, CR or LF, quotes, separators,
+//! any length) cannot make the body unparseable.
 
-use actix_multipart::Multipart;
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
@@ -16,46 +22,46 @@ const MULTIPART_OVERHEAD: usize = 16 * 1024;
 /// reading (nothing is buffered past the limit, nothing touches the disk).
 pub async fn read_picture(
     req: &HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let multipart_form = req
+    let boundary = req
         .mime_type()
         .ok()
         .flatten()
-        .is_some_and(|m| m.essence_str() == "multipart/form-data");
-    if !multipart_form {
+        .filter(|m| m.essence_str() == "multipart/form-data")
+        .and_then(|m| m.get_param("boundary").map(|b| b.as_str().to_owned()))
+        .filter(|b| !b.is_empty() && b.len() <= 200);
+    let Some(boundary) = boundary else {
         return Err(ApiError::Malformed(
             "The picture must be sent as multipart/form-data with a `profile_pic` file field."
                 .into(),
         ));
-    }
+    };
     let declared: Option<usize> = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    if declared.is_some_and(|n| n > limit + MULTIPART_OVERHEAD) {
+    let body_limit = limit + MULTIPART_OVERHEAD;
+    if declared.is_some_and(|n| n > body_limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let malformed = |_| ApiError::Malformed("The multipart body could not be parsed.".into());
-    let mut multipart = Multipart::new(req.headers(), payload);
-    let mut picture: Option<Vec<u8>> = None;
-    let mut read = 0usize;
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(malformed)?;
-        let name = field.name().map(str::to_owned);
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(malformed)?;
-            read += chunk.len();
-            if read > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            bytes.extend_from_slice(&chunk);
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
+        if body.len() + chunk.len() > body_limit {
+            return Err(ApiError::PayloadTooLarge { limit });
         }
-        match name.as_deref() {
-            Some(PICTURE_FIELD) if picture.is_none() => picture = Some(bytes),
+        body.extend_from_slice(&chunk);
+    }
+    let parts = parse(&body, boundary.as_bytes())
+        .ok_or_else(|| ApiError::Malformed("The multipart body could not be parsed.".into()))?;
+    let mut picture: Option<&[u8]> = None;
+    for part in parts {
+        match part.name.as_deref() {
+            Some(PICTURE_FIELD) if picture.is_none() => picture = Some(part.content),
             Some(PICTURE_FIELD) => {
                 return Err(ApiError::field(PICTURE_FIELD, "Send one file only."))
             }
@@ -67,7 +73,193 @@ pub async fn read_picture(
             }
         }
     }
-    picture
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::field(PICTURE_FIELD, "No file was submitted."))
+    match picture {
+        None => Err(ApiError::field(PICTURE_FIELD, "No file was submitted.")),
+        Some(bytes) if bytes.len() > limit => Err(ApiError::PayloadTooLarge { limit }),
+        // A file that is there but empty is a picture that is not an image.
+        Some([]) => Err(ApiError::InvalidImage(
+            "The file is empty; send a PNG, JPEG, GIF or WebP image.".into(),
+        )),
+        Some(bytes) => Ok(bytes.to_vec()),
+    }
+}
+
+/// One part of the body: its field name, if it has one, and its content.
+#[derive(Debug)]
+struct Part<'a> {
+    name: Option<String>,
+    content: &'a [u8],
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Splits a body on its boundary; `None` when it is not a multipart body
+/// (no opening or closing delimiter, a part without a header block).
+fn parse<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<Part<'a>>> {
+    let delimiter = [b"--".as_slice(), boundary].concat();
+    let next_delimiter = [b"\r\n".as_slice(), &delimiter].concat();
+    // The first delimiter opens the body (a preamble before it is ignored).
+    let start = if body.starts_with(&delimiter) {
+        0
+    } else {
+        find(body, &next_delimiter)? + 2
+    };
+    let mut rest = &body[start + delimiter.len()..];
+    let mut parts = Vec::new();
+    loop {
+        if rest.starts_with(b"--") {
+            return Some(parts);
+        }
+        // Transport padding, then the line break that ends the delimiter.
+        let line_end = find(rest, b"\r\n")?;
+        if !rest[..line_end].iter().all(|b| *b == b' ' || *b == b'\t') {
+            return None;
+        }
+        rest = &rest[line_end + 2..];
+        let (headers, content_start) = if rest.starts_with(b"\r\n") {
+            (&rest[..0], 2)
+        } else {
+            let end = find(rest, b"\r\n\r\n")?;
+            (&rest[..end], end + 4)
+        };
+        rest = &rest[content_start..];
+        let content_end = find(rest, &next_delimiter)?;
+        parts.push(Part {
+            name: field_name(headers),
+            content: &rest[..content_end],
+        });
+        rest = &rest[content_end + next_delimiter.len()..];
+    }
+}
+
+/// The `name` parameter of the part's `Content-Disposition`. Header lines
+/// that are not `Name: value` (a file name broken by a raw CR or LF leaves
+/// such pieces) are passed over.
+fn field_name(headers: &[u8]) -> Option<String> {
+    headers
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (name, value) = line.split_at(colon);
+            name.trim_ascii()
+                .eq_ignore_ascii_case(b"content-disposition")
+                .then(|| &value[1..])
+        })
+        .find_map(disposition_name)
+}
+
+/// Reads `form-data; name="..."; filename="..."` parameter by parameter,
+/// quoted strings with their backslash escapes included, and returns the
+/// value of `name`. A broken parameter (a file name with a stray quote) is
+/// skipped up to the next `;`.
+fn disposition_name(value: &[u8]) -> Option<String> {
+    let mut i = 0;
+    while i < value.len() {
+        // The parameter's name, up to `=` or `;`.
+        let start = i;
+        while i < value.len() && value[i] != b'=' && value[i] != b';' {
+            i += 1;
+        }
+        let key = value[start..i].trim_ascii().to_ascii_lowercase();
+        if i >= value.len() || value[i] == b';' {
+            i += 1;
+            continue;
+        }
+        i += 1; // '='
+        while i < value.len() && value[i] == b' ' {
+            i += 1;
+        }
+        let mut parsed = Vec::new();
+        if value.get(i) == Some(&b'"') {
+            i += 1;
+            while i < value.len() && value[i] != b'"' {
+                if value[i] == b'\\' && i + 1 < value.len() {
+                    i += 1;
+                }
+                parsed.push(value[i]);
+                i += 1;
+            }
+            i += 1; // the closing quote
+        }
+        // Whatever follows up to the next `;` (an unquoted value, or the
+        // rest of a broken one).
+        let tail_start = i.min(value.len());
+        while i < value.len() && value[i] != b';' {
+            i += 1;
+        }
+        if parsed.is_empty() {
+            parsed.extend_from_slice(value[tail_start..i].trim_ascii());
+        }
+        i += 1;
+        if key == b"name" {
+            return Some(String::from_utf8_lossy(&parsed).into_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(disposition: &[u8], content: &[u8]) -> Vec<u8> {
+        [
+            b"--XyZ\r\nContent-Disposition: ".as_slice(),
+            disposition,
+            b"\r\nContent-Type: image/png\r\n\r\n",
+            content,
+            b"\r\n--XyZ--\r\n",
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn the_file_name_never_matters() {
+        let names: [&[u8]; 8] = [
+            b"a.png",
+            b"a\x00b.png",
+            b"a\rb.png",
+            b"a\nb.png",
+            b"../../etc/passwd",
+            b"quo\"te.png",
+            "ümlaut 名前.png".as_bytes(),
+            &[b'x'; 1000],
+        ];
+        for name in names {
+            let disposition =
+                [b"form-data; name=\"profile_pic\"; filename=\"", name, b"\""].concat();
+            let raw = body(&disposition, b"PIXELS");
+            let parts = parse(&raw, b"XyZ").expect("parses");
+            assert_eq!(parts.len(), 1, "{name:?}");
+            assert_eq!(parts[0].name.as_deref(), Some("profile_pic"), "{name:?}");
+            assert_eq!(parts[0].content, b"PIXELS", "{name:?}");
+        }
+    }
+
+    #[test]
+    fn parts_keep_their_names_and_bytes() {
+        let raw = b"preamble\r\n--b\r\nContent-Disposition: form-data; name=one\r\n\r\n1\r\n--b\r\ncontent-disposition: form-data; name=\"two\"\r\n\r\n\r\n--b--";
+        let parts = parse(raw, b"b").unwrap();
+        assert_eq!(parts[0].name.as_deref(), Some("one"));
+        assert_eq!(parts[0].content, b"1");
+        assert_eq!(parts[1].name.as_deref(), Some("two"));
+        assert_eq!(parts[1].content, b"");
+        let nameless = parse(b"--b\r\n\r\nx\r\n--b--", b"b").unwrap();
+        assert_eq!(nameless[0].name, None);
+    }
+
+    #[test]
+    fn bodies_without_their_framing_are_refused() {
+        for raw in [
+            b"".as_slice(),
+            b"not multipart at all",
+            b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\nno closing delimiter",
+            b"--other\r\n\r\nx\r\n--other--",
+        ] {
+            assert!(parse(raw, b"b").is_none(), "{raw:?}");
+        }
+    }
 }

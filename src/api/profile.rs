@@ -64,16 +64,18 @@ pub async fn patch_profile(
 
 /// Upload my profile picture
 ///
-/// A PNG, JPEG, GIF or WebP image in the multipart field `profile_pic`. It
-/// is checked by content (never by name or declared type), re-encoded
-/// without metadata, scaled down to fit `PICTURE_STORED_EDGE`, and stored
-/// under a new random name; the previous picture is deleted.
+/// A PNG, JPEG, GIF or WebP image in the multipart field `profile_pic`, up
+/// to `MAX_PICTURE_PIXELS` (40 megapixels) with no side over
+/// `MAX_PICTURE_DIMENSION` (10,000). It is checked by content (never by
+/// name or declared type: any file name is fine), re-encoded without
+/// metadata, scaled down to fit `PICTURE_STORED_EDGE`, and stored under a
+/// new random name; the previous picture is deleted.
 #[utoipa::path(
     put, path = "/accounts/me/profile/picture", tag = "profile",
     request_body(content = PictureUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The profile with its new picture", body = ProfileResponse),
-        (status = 400, description = "`invalid_image` (not a PNG/JPEG/GIF/WebP image, or too many pixels), `validation_failed` (no `profile_pic` field) or `malformed_request` (not multipart)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_image` (an empty file, not a PNG/JPEG/GIF/WebP image, too many pixels or a side too long), `validation_failed` (no `profile_pic` field, or another field) or `malformed_request` (not multipart)", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
         CsrfFailed,
         (status = 413, description = "`payload_too_large`: more than `MAX_PICTURE_BYTES`", body = Problem, content_type = "application/problem+json"),

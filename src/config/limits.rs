@@ -11,6 +11,9 @@ pub struct Limits {
     pub max_picture_dimension: u32,
     /// Stored pictures are scaled down to fit this many pixels a side.
     pub picture_stored_edge: u32,
+    /// Pictures decoded at once (each can take 4 bytes a pixel, 160 MB at
+    /// 40 megapixels); more uploads wait their turn.
+    pub picture_decode_concurrency: usize,
     pub max_bio_chars: usize,
 }
 
@@ -20,8 +23,9 @@ impl Limits {
             max_json_body_bytes: env.parse("MAX_JSON_BODY_BYTES", 1024 * 1024)?,
             max_picture_bytes: env.parse("MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
             max_picture_pixels: env.parse("MAX_PICTURE_PIXELS", 40_000_000)?,
-            max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 4096)?,
+            max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 10_000)?,
             picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
+            picture_decode_concurrency: env.parse("PICTURE_DECODE_CONCURRENCY", env.cores)?,
             max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
         };
         if limits.max_json_body_bytes == 0 || limits.max_picture_bytes == 0 {
@@ -32,8 +36,9 @@ impl Limits {
         if limits.max_picture_pixels == 0
             || limits.max_picture_dimension == 0
             || limits.picture_stored_edge == 0
+            || limits.picture_decode_concurrency == 0
         {
-            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive".into()));
+            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION, PICTURE_STORED_EDGE and PICTURE_DECODE_CONCURRENCY must be positive".into()));
         }
         Ok(limits)
     }

@@ -15,6 +15,7 @@ mod logout;
 mod me;
 mod openapi;
 mod operations;
+mod picture_uploads;
 mod profile;
 mod register;
 mod registration_limit;
