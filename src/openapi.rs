@@ -13,7 +13,11 @@ use crate::error::Problem;
         title = "accounts",
         description = "User accounts as a service: register, log in, read and edit \"me\", log out.\n\n\
             Browser clients use the `sessionid` cookie and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
-            on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`.\n\n\
+            on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`. \
+            A browser session's cookie ends with the browser, and the session after `SESSION_IDLE_TIMEOUT_SECS` idle \
+            (30 minutes) or `SESSION_ABSOLUTE_TIMEOUT_SECS` (8 hours); with `\"remember\": true` at login or register it \
+            lasts `REMEMBER_ME_TIMEOUT_SECS` (two weeks) in a persistent cookie. App sessions last \
+            `APP_SESSION_IDLE_TIMEOUT_SECS` idle (30 days) and `APP_SESSION_ABSOLUTE_TIMEOUT_SECS` in all (90 days).\n\n\
             Every error is `application/problem+json` with a machine-readable `code`; beyond those listed per \
             operation, a method a path does not have is 405 `method_not_allowed` (its `Allow` header lists the methods \
             the path has) and an unknown path 404 `not_found`. Every GET operation also answers HEAD.\n\n\

@@ -22,7 +22,7 @@ use crate::api::{fallback, routes, AppState};
 use crate::auth::current::SessionPolicy;
 use crate::auth::passwords::Passwords;
 use crate::auth::registration_limit::RegistrationLimit;
-use crate::auth::sessions::{DbStore, RedisStore, Sessions};
+use crate::auth::sessions::{DbStore, Lifetimes, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
 use crate::config::{SameSite as SameSiteSetting, Settings};
@@ -56,7 +56,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                     RedisStore::new(
                         redis.clone(),
                         &settings.stores.redis_key_prefix,
-                        settings.sessions.absolute_timeout,
+                        Lifetimes::new(&settings.sessions),
                         settings.sessions.user_cache_ttl,
                     ),
                     metrics.clone(),
@@ -69,7 +69,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
             Sessions::database(
                 DbStore::new(
                     db.clone(),
-                    settings.sessions.absolute_timeout,
+                    Lifetimes::new(&settings.sessions),
                     // Only SQLite has a single writer (see load_cache).
                     (!settings.is_postgres()).then_some(settings.sessions.load_cache_ttl),
                 ),
@@ -121,8 +121,7 @@ impl Application {
         // actix's Key wants 64 bytes; HKDF stretches SECRET_KEY to that.
         let key = Key::derive_from(settings.http.secret_key.expose_secret().as_bytes());
         let policy = SessionPolicy {
-            idle_timeout: settings.sessions.idle_timeout,
-            absolute_timeout: settings.sessions.absolute_timeout,
+            lifetimes: Lifetimes::new(&settings.sessions),
             touch_interval: settings.sessions.touch_interval,
         };
         stores.media = Some(MediaStore::open(&settings.stores.media_root)?);
@@ -139,6 +138,8 @@ impl Application {
         let json_limit = web::Data::new(JsonLimit(settings.limits.max_json_body_bytes));
         let policy = web::Data::new(policy);
         let metrics = web::Data::new(metrics);
+        // actix-session hands the stores this TTL; they use each session's
+        // own lifetime instead (`Lifetimes`: browser, remembered or app).
         let idle = actix_web::cookie::time::Duration::seconds(
             i64::try_from(settings.sessions.idle_timeout.as_secs()).unwrap_or(i64::MAX),
         );

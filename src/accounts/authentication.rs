@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::Accounts;
 use crate::auth::passwords::Verified;
-use crate::auth::sessions::{new_state, ClientKind, SessionUser};
+use crate::auth::sessions::{new_state, ClientKind, Lifetimes, SessionUser};
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
@@ -24,6 +24,9 @@ pub struct Credentials {
 /// Who asks for a session.
 pub struct Client {
     pub kind: ClientKind,
+    /// A browser asked for a session that outlives it
+    /// (`REMEMBER_ME_TIMEOUT_SECS`); apps' sessions are long anyway.
+    pub remember: bool,
     /// The request carried `Authorization: Bearer ...`.
     pub sent_bearer: bool,
     /// The client's address, for the per-address throttle.
@@ -48,8 +51,13 @@ impl Client {
 /// A session just started.
 pub enum NewSession {
     /// The caller puts these into the request's cookie session, whose key
-    /// the session middleware renews (no fixation).
-    Browser { created_at: DateTime<Utc> },
+    /// the session middleware renews (no fixation); a remembered one gets a
+    /// persistent cookie of `max_age_secs`.
+    Browser {
+        created_at: DateTime<Utc>,
+        remember: bool,
+        max_age_secs: i64,
+    },
     /// Already in the store: the key is the Bearer token.
     App {
         token: String,
@@ -95,7 +103,7 @@ impl Accounts {
             Err(_) => {}
         }
         let user = result?;
-        let session = self.start_session(&user, client.kind).await?;
+        let session = self.start_session(&user, &client).await?;
         Ok(LoggedIn { user, session })
     }
 
@@ -170,20 +178,25 @@ impl Accounts {
     pub(super) async fn start_session(
         &self,
         user: &User,
-        client: ClientKind,
+        client: &Client,
     ) -> Result<NewSession, ApiError> {
         let now = Utc::now();
         self.sessions.cache_user(&SessionUser::from(user)).await?;
-        match client {
-            ClientKind::Browser => Ok(NewSession::Browser { created_at: now }),
+        let lifetime =
+            Lifetimes::new(&self.settings.sessions).of_kind(client.kind, client.remember);
+        match client.kind {
+            ClientKind::Browser => Ok(NewSession::Browser {
+                created_at: now,
+                remember: client.remember,
+                max_age_secs: i64::try_from(lifetime.absolute.as_secs()).unwrap_or(i64::MAX),
+            }),
             ClientKind::App => {
-                let idle = self.settings.sessions.idle_timeout;
                 let token = self
                     .sessions
-                    .create(new_state(user.id, ClientKind::App, now), idle)
+                    .create(new_state(user.id, ClientKind::App, now))
                     .await?;
-                let lifetime = chrono::Duration::from_std(self.settings.sessions.absolute_timeout)
-                    .unwrap_or(chrono::Duration::MAX);
+                let lifetime =
+                    chrono::Duration::from_std(lifetime.absolute).unwrap_or(chrono::Duration::MAX);
                 Ok(NewSession::App {
                     token,
                     expires_at: now + lifetime,

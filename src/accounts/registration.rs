@@ -43,7 +43,7 @@ impl Accounts {
         let valid = self.validate(input).await?;
         self.registrations.count(&client.ip).await?;
         let user = self.create(valid).await?;
-        let session = self.start_session(&user, client.kind).await?;
+        let session = self.start_session(&user, &client).await?;
         Ok(LoggedIn { user, session })
     }
 

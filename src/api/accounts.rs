@@ -10,8 +10,8 @@ use super::responses::{CsrfFailed, InvalidBody, NotAuthenticated, PayloadTooLarg
 use super::schemas::{AuthResponse, CsrfResponse, LoginRequest, RegisterRequest};
 use super::AppState;
 use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration};
-use crate::auth::current::Authenticated;
-use crate::auth::sessions::{ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY};
+use crate::auth::current::{Authenticated, PersistentCookie};
+use crate::auth::sessions::{ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY, REMEMBER_KEY};
 use crate::auth::tokens::csrf_token;
 use crate::auth::transport::{Transport, CSRF_COOKIE};
 use crate::config::SameSite as SameSiteSetting;
@@ -75,7 +75,7 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let client = client_of(&req, &state, body.client);
+    let client = client_of(&req, &state, body.client, body.remember);
     let registration = Registration {
         email: body.email,
         password: body.password.into(),
@@ -113,7 +113,7 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let client = client_of(&req, &state, body.client);
+    let client = client_of(&req, &state, body.client, body.remember);
     let credentials = Credentials {
         email: body.email,
         password: body.password.into(),
@@ -123,9 +123,15 @@ pub async fn login(
 }
 
 /// Who is asking for a session, as the request says.
-fn client_of(req: &HttpRequest, state: &AppState, kind: Option<ClientKind>) -> Client {
+fn client_of(
+    req: &HttpRequest,
+    state: &AppState,
+    kind: Option<ClientKind>,
+    remember: Option<bool>,
+) -> Client {
     Client {
         kind: kind.unwrap_or_default(),
+        remember: remember.unwrap_or(false),
         sent_bearer: req
             .extensions()
             .get::<Transport>()
@@ -145,7 +151,11 @@ fn respond(
     let LoggedIn { user, session: new } = logged_in;
     let user_out = (&user).into();
     match new {
-        NewSession::Browser { created_at } => {
+        NewSession::Browser {
+            created_at,
+            remember,
+            max_age_secs,
+        } => {
             // Nothing from before the login survives it.
             session.clear();
             let state_error = |e: actix_session::SessionInsertError| {
@@ -160,6 +170,11 @@ fn respond(
             session
                 .insert(LAST_SEEN_KEY, created_at.timestamp())
                 .map_err(state_error)?;
+            if remember {
+                session.insert(REMEMBER_KEY, true).map_err(state_error)?;
+                req.extensions_mut()
+                    .insert(PersistentCookie { max_age_secs });
+            }
             Identity::login(&req.extensions(), user.id.to_string())
                 .map_err(|e| ApiError::internal(format!("identity: {e}")))?;
             Ok(AuthResponse {

@@ -69,8 +69,9 @@ pub struct AuthResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub token: Option<String>,
-    /// App clients only: when the token ends at the latest (it ends sooner
-    /// after `SESSION_IDLE_TIMEOUT_SECS` without use).
+    /// App clients only: when the token ends at the latest,
+    /// `APP_SESSION_ABSOLUTE_TIMEOUT_SECS` after login (it ends sooner after
+    /// `APP_SESSION_IDLE_TIMEOUT_SECS` without use).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub expires_at: Option<DateTime<Utc>>,
@@ -103,6 +104,14 @@ pub struct RegisterRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub client: Option<ClientKind>,
+    /// Browser clients: `true` keeps the session for
+    /// `REMEMBER_ME_TIMEOUT_SECS` (two weeks), idle or not, in a persistent
+    /// cookie; without it the cookie ends with the browser, and the session
+    /// after `SESSION_IDLE_TIMEOUT_SECS` idle or `SESSION_ABSOLUTE_TIMEOUT_SECS`
+    /// in all. App sessions always last `APP_SESSION_*`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub remember: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,6 +124,14 @@ pub struct LoginRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub client: Option<ClientKind>,
+    /// Browser clients: `true` keeps the session for
+    /// `REMEMBER_ME_TIMEOUT_SECS` (two weeks), idle or not, in a persistent
+    /// cookie; without it the cookie ends with the browser, and the session
+    /// after `SESSION_IDLE_TIMEOUT_SECS` idle or `SESSION_ABSOLUTE_TIMEOUT_SECS`
+    /// in all. App sessions always last `APP_SESSION_*`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub remember: Option<bool>,
 }
 
 /// Only the fields present change.
@@ -161,6 +178,9 @@ pub struct SessionOut {
     pub created_at: DateTime<Utc>,
     /// Updated at most once a `SESSION_TOUCH_INTERVAL_SECS`.
     pub last_seen_at: DateTime<Utc>,
+    /// When the session ends at the latest, by its kind (a browser's,
+    /// a remembered browser's, an app's); sooner if left idle.
+    pub expires_at: DateTime<Utc>,
     /// True for the session making this request.
     pub current: bool,
 }
@@ -248,6 +268,7 @@ impl From<SessionListing> for SessionOut {
             client: s.info.client,
             created_at: s.info.created_at,
             last_seen_at: s.info.last_seen_at,
+            expires_at: s.info.expires_at,
         }
     }
 }

@@ -10,18 +10,28 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
-use super::sessions::{ClientKind, SessionUser, CREATED_AT_KEY, LAST_SEEN_KEY, USER_KEY};
+use super::sessions::{
+    ClientKind, Lifetimes, SessionUser, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY, REMEMBER_KEY,
+    USER_KEY,
+};
 use super::transport::Transport;
 use crate::error::ApiError;
 
 /// Session timing, from the settings.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionPolicy {
-    pub idle_timeout: Duration,
-    pub absolute_timeout: Duration,
+    pub lifetimes: Lifetimes,
     /// `last_seen_at` is rewritten at most this often, so a busy client does
     /// not cost a store write per request.
     pub touch_interval: Duration,
+}
+
+/// Put into a request's extensions for a remembered browser session: the
+/// transport middleware gives its cookie this Max-Age, so that it outlives
+/// the browser (actix-session's own cookies are session cookies).
+#[derive(Clone, Copy, Debug)]
+pub struct PersistentCookie {
+    pub max_age_secs: i64,
 }
 
 pub struct Authenticated {
@@ -57,14 +67,21 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let now = Utc::now().timestamp();
     let created: i64 = session.get(CREATED_AT_KEY).ok().flatten().unwrap_or(0);
     let last_seen: i64 = session.get(LAST_SEEN_KEY).ok().flatten().unwrap_or(created);
+    let client: ClientKind = session.get(CLIENT_KEY).ok().flatten().unwrap_or_default();
+    let remember: bool = session.get(REMEMBER_KEY).ok().flatten().unwrap_or(false);
+    let lifetime = policy.lifetimes.of_kind(client, remember);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     // Timestamps are whole seconds: "more than" gives the benefit of the
     // doubt to the fraction lost, never less than the configured time.
-    if now.saturating_sub(created) > secs(policy.absolute_timeout)
-        || now.saturating_sub(last_seen) > secs(policy.idle_timeout)
-    {
+    let age = now.saturating_sub(created);
+    if age > secs(lifetime.absolute) || now.saturating_sub(last_seen) > secs(lifetime.idle) {
         session.purge();
         return Err(ApiError::NotAuthenticated);
+    }
+    if remember && client == ClientKind::Browser {
+        req.extensions_mut().insert(PersistentCookie {
+            max_age_secs: secs(lifetime.absolute).saturating_sub(age).max(1),
+        });
     }
     if now.saturating_sub(last_seen) >= secs(policy.touch_interval) {
         session

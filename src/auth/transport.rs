@@ -15,6 +15,7 @@
 
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::body::MessageBody;
+use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, SET_COOKIE};
@@ -22,6 +23,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
+use super::current::PersistentCookie;
 use super::sessions::{ClientKind, Sessions};
 use super::tokens::{constant_time_eq, session_id};
 use crate::error::ApiError;
@@ -121,7 +123,38 @@ pub async fn session_transport(
         client: ClientKind::Browser,
         session_id,
     });
-    next.call(req).await
+    let mut res = next.call(req).await?;
+    let persistent = res
+        .request()
+        .extensions()
+        .get::<PersistentCookie>()
+        .copied();
+    if let Some(persistent) = persistent {
+        make_persistent(res.headers_mut(), persistent.max_age_secs);
+    }
+    Ok(res)
+}
+
+/// Gives the session cookie being set (not one being removed) a Max-Age:
+/// a remembered session outlives the browser.
+fn make_persistent(headers: &mut HeaderMap, max_age_secs: i64) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for value in cookies {
+        let rewritten = value
+            .to_str()
+            .ok()
+            .and_then(|v| Cookie::parse(v.to_owned()).ok())
+            .filter(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+            .and_then(|mut c| {
+                c.set_max_age(CookieDuration::seconds(max_age_secs));
+                HeaderValue::from_str(&c.to_string()).ok()
+            });
+        headers.append(SET_COOKIE, rewritten.unwrap_or(value));
+    }
 }
 
 /// The session key a `sessionid` cookie's value carries, if its signature

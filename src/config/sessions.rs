@@ -5,12 +5,21 @@ use std::time::Duration;
 use super::env::Env;
 use super::ConfigError;
 
+const DAY: u64 = 24 * 60 * 60;
+
 #[derive(Clone, Debug)]
 pub struct SessionSettings {
-    /// A session ends after this long without a request.
+    /// A browser session ends after this long without a request.
     pub idle_timeout: Duration,
-    /// A session ends this long after login, however active.
+    /// A browser session ends this long after login, however active.
     pub absolute_timeout: Duration,
+    /// A browser session logged in with `"remember": true` lasts this long,
+    /// idle or not, in a persistent cookie.
+    pub remember_me_timeout: Duration,
+    /// An app session ends after this long without a request...
+    pub app_idle_timeout: Duration,
+    /// ...and this long after login in all (its `expires_at`).
+    pub app_absolute_timeout: Duration,
     /// `last_seen_at` (and the idle deadline) is written at most this often.
     pub touch_interval: Duration,
     /// With Redis: how long a session's user is served from its cached
@@ -27,13 +36,26 @@ impl SessionSettings {
         let settings = SessionSettings {
             idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?,
             absolute_timeout: env.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 8 * 60 * 60)?,
+            remember_me_timeout: env.secs("REMEMBER_ME_TIMEOUT_SECS", 14 * DAY)?,
+            app_idle_timeout: env.secs("APP_SESSION_IDLE_TIMEOUT_SECS", 30 * DAY)?,
+            app_absolute_timeout: env.secs("APP_SESSION_ABSOLUTE_TIMEOUT_SECS", 90 * DAY)?,
             touch_interval: env.secs("SESSION_TOUCH_INTERVAL_SECS", 60)?,
             user_cache_ttl: env.secs("USER_CACHE_TTL_SECS", 60)?,
             load_cache_ttl: Duration::from_millis(env.parse("SESSION_CACHE_MILLIS", 1000)?),
         };
-        if settings.idle_timeout.is_zero() || settings.absolute_timeout.is_zero() {
+        if [
+            settings.idle_timeout,
+            settings.absolute_timeout,
+            settings.remember_me_timeout,
+            settings.app_idle_timeout,
+            settings.app_absolute_timeout,
+        ]
+        .iter()
+        .any(Duration::is_zero)
+        {
             return Err(ConfigError(
-                "SESSION_IDLE_TIMEOUT_SECS and SESSION_ABSOLUTE_TIMEOUT_SECS must be positive"
+                "SESSION_IDLE_TIMEOUT_SECS, SESSION_ABSOLUTE_TIMEOUT_SECS, REMEMBER_ME_TIMEOUT_SECS, \
+                 APP_SESSION_IDLE_TIMEOUT_SECS and APP_SESSION_ABSOLUTE_TIMEOUT_SECS must be positive"
                     .into(),
             ));
         }

@@ -21,5 +21,6 @@ mod register;
 mod registration_limit;
 mod requests;
 mod security;
+mod session_lifetimes;
 mod sessions;
 mod use_cases;

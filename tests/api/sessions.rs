@@ -14,6 +14,7 @@ both_backends!(
 async fn an_idle_session_expires_and_activity_keeps_it(backend: Backend) {
     let settings = [
         ("SESSION_IDLE_TIMEOUT_SECS", "3"),
+        ("APP_SESSION_IDLE_TIMEOUT_SECS", "3"),
         ("SESSION_TOUCH_INTERVAL_SECS", "1"),
     ];
     let app = spawn_app_with(backend, &settings).await;
@@ -41,7 +42,7 @@ async fn an_idle_session_expires_and_activity_keeps_it(backend: Backend) {
 
 async fn a_session_ends_at_its_absolute_lifetime(backend: Backend) {
     let settings = [
-        ("SESSION_ABSOLUTE_TIMEOUT_SECS", "3"),
+        ("APP_SESSION_ABSOLUTE_TIMEOUT_SECS", "3"),
         ("SESSION_TOUCH_INTERVAL_SECS", "1"),
     ];
     let app = spawn_app_with(backend, &settings).await;

@@ -8,7 +8,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::Utc;
 
 use super::load_cache::LoadCache;
-use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
+use super::{info, storable, user_id, with_user, Lifetimes, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::db::{sessions as rows, Db};
 use crate::error::ApiError;
@@ -16,7 +16,7 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct DbStore {
     db: Db,
-    absolute: Duration,
+    lifetimes: Lifetimes,
     /// SQLite only (see `load_cache`).
     cache: Option<Arc<LoadCache>>,
 }
@@ -32,13 +32,13 @@ fn store_error(e: ApiError) -> anyhow::Error {
 impl DbStore {
     /// `cache_ttl`: keep loaded sessions that long in this process (only
     /// when this process is the database's only writer: SQLite).
-    pub fn new(db: Db, absolute: Duration, cache_ttl: Option<Duration>) -> Self {
+    pub fn new(db: Db, lifetimes: Lifetimes, cache_ttl: Option<Duration>) -> Self {
         let cache = cache_ttl
             .filter(|ttl| !ttl.is_zero())
             .map(|ttl| Arc::new(LoadCache::new(ttl)));
         DbStore {
             db,
-            absolute,
+            lifetimes,
             cache,
         }
     }
@@ -81,14 +81,9 @@ impl DbStore {
         Ok(Some(state))
     }
 
-    pub(super) async fn save(
-        &self,
-        key: &str,
-        state: State,
-        ttl: &CookieDuration,
-    ) -> Result<(), SaveError> {
+    pub(super) async fn save(&self, key: &str, state: State) -> Result<(), SaveError> {
         let id = session_id(key);
-        let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
+        let expires_at = expiry(self.lifetimes.ttl(&state));
         let raw = serde_json::to_string(&*storable(&state))
             .map_err(|e| SaveError::Serialization(e.into()))?;
         let user = user_id(&state);
@@ -98,18 +93,13 @@ impl DbStore {
             .map_err(|e| SaveError::Other(store_error(e)))
     }
 
-    pub(super) async fn update(
-        &self,
-        key: &str,
-        state: State,
-        ttl: &CookieDuration,
-    ) -> Result<(), UpdateError> {
+    pub(super) async fn update(&self, key: &str, state: State) -> Result<(), UpdateError> {
         let id = session_id(key);
         // Forgotten before the write and again after it: a load running
         // alongside can store neither the old state nor a half-seen one.
         self.forget(&id);
         let cached_id = id.clone();
-        let expires_at = expiry(effective_ttl(&state, ttl, self.absolute));
+        let expires_at = expiry(self.lifetimes.ttl(&state));
         let raw = serde_json::to_string(&*storable(&state))
             .map_err(|e| UpdateError::Serialization(e.into()))?;
         let user = user_id(&state);
@@ -156,7 +146,7 @@ impl DbStore {
             .await?;
         Ok(found
             .into_iter()
-            .filter_map(|(id, raw)| info(id, &serde_json::from_str(&raw).ok()?))
+            .filter_map(|(id, raw)| info(id, &serde_json::from_str(&raw).ok()?, &self.lifetimes))
             .collect())
     }
 

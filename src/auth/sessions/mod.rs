@@ -7,11 +7,12 @@
 //! Stores key sessions by `tokens::session_id(key)`, never by the key.
 
 mod db_store;
+mod lifetimes;
 mod load_cache;
 mod redis_store;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use db_store::DbStore;
+pub use lifetimes::{Lifetime, Lifetimes};
 pub use redis_store::RedisStore;
 
 use crate::error::ApiError;
@@ -31,6 +33,8 @@ pub const USER_ID_KEY: &str = "actix_identity.user_id";
 pub const CLIENT_KEY: &str = "client";
 pub const CREATED_AT_KEY: &str = "created_at";
 pub const LAST_SEEN_KEY: &str = "last_seen_at";
+/// `true` for a browser session logged in with `"remember": true`.
+pub const REMEMBER_KEY: &str = "remember";
 /// The session's user, put into the state by the store when it loads the
 /// session (the embedded store joins it in the same query; the Redis store
 /// reads its cached copy in the same round trip). Never written back.
@@ -101,6 +105,8 @@ pub struct SessionInfo {
     pub client: ClientKind,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    /// When it ends at the latest (sooner without use).
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The state of a freshly logged-in session.
@@ -131,26 +137,15 @@ fn timestamp(state: &State, key: &str) -> Option<DateTime<Utc>> {
     get::<i64>(state, key).and_then(|t| DateTime::from_timestamp(t, 0))
 }
 
-pub fn info(id: String, state: &State) -> Option<SessionInfo> {
+pub fn info(id: String, state: &State, lifetimes: &Lifetimes) -> Option<SessionInfo> {
     let created_at = timestamp(state, CREATED_AT_KEY)?;
     Some(SessionInfo {
         id,
         client: get(state, CLIENT_KEY).unwrap_or_default(),
         created_at,
         last_seen_at: timestamp(state, LAST_SEEN_KEY).unwrap_or(created_at),
+        expires_at: lifetimes.deadline(state, created_at),
     })
-}
-
-/// How long a store keeps the state: the idle TTL it was given, but never
-/// past the session's absolute deadline.
-fn effective_ttl(state: &State, idle_ttl: &CookieDuration, absolute: Duration) -> Duration {
-    let idle = Duration::from_secs(idle_ttl.whole_seconds().max(1).unsigned_abs());
-    let Some(created) = timestamp(state, CREATED_AT_KEY) else {
-        return idle;
-    };
-    let deadline = created + chrono::Duration::from_std(absolute).unwrap_or(chrono::Duration::MAX);
-    let left = (deadline - Utc::now()).num_seconds().max(1).unsigned_abs();
-    idle.min(Duration::from_secs(left))
 }
 
 /// The configured store. actix-session's middleware is generic over one
@@ -199,11 +194,11 @@ impl Sessions {
     }
 
     /// Creates a session directly in the store (app clients: the key is the
-    /// Bearer token) and returns its key.
-    pub async fn create(&self, state: State, idle_ttl: Duration) -> Result<String, ApiError> {
-        let ttl = CookieDuration::seconds(i64::try_from(idle_ttl.as_secs()).unwrap_or(i64::MAX));
+    /// Bearer token) and returns its key. Its lifetime follows from its
+    /// state, as every session's does.
+    pub async fn create(&self, state: State) -> Result<String, ApiError> {
         let key = self
-            .save(state, &ttl)
+            .save(state, &CookieDuration::ZERO)
             .await
             .map_err(|e| ApiError::Unavailable(format!("session store: {e}")))?;
         Ok(key.into())
@@ -270,12 +265,14 @@ impl SessionStore for Sessions {
         result
     }
 
-    async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+    /// The TTL actix-session passes is ignored: a session's lifetime
+    /// follows from its kind (`Lifetimes`).
+    async fn save(&self, state: State, _ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
         let started = Instant::now();
         let key = super::tokens::session_key();
         let result = match &self.backend {
-            Backend::Redis(s) => s.save(&key, state, ttl).await,
-            Backend::Database(s) => s.save(&key, state, ttl).await,
+            Backend::Redis(s) => s.save(&key, state).await,
+            Backend::Database(s) => s.save(&key, state).await,
         };
         self.observe("save", started);
         result?;
@@ -286,12 +283,12 @@ impl SessionStore for Sessions {
         &self,
         key: SessionKey,
         state: State,
-        ttl: &CookieDuration,
+        _ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
         let started = Instant::now();
         let result = match &self.backend {
-            Backend::Redis(s) => s.update(key_of(&key), state, ttl).await,
-            Backend::Database(s) => s.update(key_of(&key), state, ttl).await,
+            Backend::Redis(s) => s.update(key_of(&key), state).await,
+            Backend::Database(s) => s.update(key_of(&key), state).await,
         };
         self.observe("update", started);
         result.map(|()| key)
@@ -321,35 +318,49 @@ impl SessionStore for Sessions {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn lifetimes() -> Lifetimes {
+        let lifetime = |idle, absolute| Lifetime {
+            idle: Duration::from_secs(idle),
+            absolute: Duration::from_secs(absolute),
+        };
+        Lifetimes {
+            browser: lifetime(60, 100),
+            remembered: lifetime(1000, 1000),
+            app: lifetime(5000, 10_000),
+        }
+    }
 
     #[test]
     fn state_round_trips_through_the_helpers() {
         let now = Utc::now();
         let state = new_state(42, ClientKind::App, now);
         assert_eq!(user_id(&state), Some(42));
-        let info = info("id".into(), &state).unwrap();
+        let info = info("id".into(), &state, &lifetimes()).unwrap();
         assert_eq!(info.client, ClientKind::App);
         assert_eq!(info.created_at.timestamp(), now.timestamp());
+        assert_eq!((info.expires_at - info.created_at).num_seconds(), 10_000);
         // actix-identity reads the id as a JSON string.
         assert_eq!(state[USER_ID_KEY], "\"42\"");
     }
 
     #[test]
-    fn ttl_never_outlives_the_absolute_deadline() {
+    fn ttl_is_the_kinds_idle_time_and_never_outlives_its_deadline() {
+        let lifetimes = lifetimes();
         let created = Utc::now() - chrono::Duration::seconds(90);
-        let state = new_state(1, ClientKind::Browser, created);
-        let ttl = effective_ttl(
-            &state,
-            &CookieDuration::seconds(3600),
-            Duration::from_secs(100),
-        );
+        let mut browser = new_state(1, ClientKind::Browser, created);
+        let ttl = lifetimes.ttl(&browser);
         assert!(ttl <= Duration::from_secs(10), "{ttl:?}");
-        let ttl = effective_ttl(
-            &state,
-            &CookieDuration::seconds(60),
-            Duration::from_secs(10_000),
+        let app = new_state(1, ClientKind::App, created);
+        assert_eq!(lifetimes.ttl(&app), Duration::from_secs(5000));
+        browser.insert(REMEMBER_KEY.into(), "true".into());
+        let ttl = lifetimes.ttl(&browser);
+        assert!(
+            (Duration::from_secs(900)..=Duration::from_secs(910)).contains(&ttl),
+            "{ttl:?}"
         );
-        assert_eq!(ttl, Duration::from_secs(60));
     }
 }

@@ -12,7 +12,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::{effective_ttl, info, storable, user_id, with_user, SessionInfo, SessionUser, State};
+use super::{info, storable, user_id, with_user, Lifetimes, SessionInfo, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::error::ApiError;
 use crate::redis_pool::RedisPool;
@@ -44,7 +44,7 @@ static LOAD_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::ne
 pub struct RedisStore {
     redis: RedisPool,
     prefix: String,
-    absolute: Duration,
+    lifetimes: Lifetimes,
     user_cache_ttl: Duration,
 }
 
@@ -52,13 +52,13 @@ impl RedisStore {
     pub fn new(
         redis: RedisPool,
         prefix: &str,
-        absolute: Duration,
+        lifetimes: Lifetimes,
         user_cache_ttl: Duration,
     ) -> Self {
         RedisStore {
             redis,
             prefix: prefix.to_owned(),
-            absolute,
+            lifetimes,
             user_cache_ttl,
         }
     }
@@ -111,15 +111,9 @@ impl RedisStore {
 
     /// Writes the state; `only_existing` makes it an update that never
     /// recreates a session ended while the request ran.
-    async fn write(
-        &self,
-        key: &str,
-        state: &State,
-        ttl: &CookieDuration,
-        only_existing: bool,
-    ) -> anyhow::Result<()> {
+    async fn write(&self, key: &str, state: &State, only_existing: bool) -> anyhow::Result<()> {
         let id = session_id(key);
-        let ttl = effective_ttl(state, ttl, self.absolute).as_secs().max(1);
+        let ttl = self.lifetimes.ttl(state).as_secs().max(1);
         let raw = serde_json::to_string(&*storable(state))?;
         let mut set = redis::cmd("SET");
         set.arg(self.session_key(&id)).arg(raw).arg("EX").arg(ttl);
@@ -129,9 +123,10 @@ impl RedisStore {
         if let Some(user) = user_id(state) {
             let index = self.user_key(user);
             pipe.sadd(&index, &id).ignore();
+            // The index outlives every session it lists.
             pipe.expire(
                 &index,
-                i64::try_from(self.absolute.as_secs()).unwrap_or(i64::MAX),
+                i64::try_from(self.lifetimes.longest().as_secs()).unwrap_or(i64::MAX),
             )
             .ignore();
         }
@@ -142,24 +137,14 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn save(
-        &self,
-        key: &str,
-        state: State,
-        ttl: &CookieDuration,
-    ) -> Result<(), SaveError> {
-        self.write(key, &state, ttl, false)
+    pub(super) async fn save(&self, key: &str, state: State) -> Result<(), SaveError> {
+        self.write(key, &state, false)
             .await
             .map_err(SaveError::Other)
     }
 
-    pub(super) async fn update(
-        &self,
-        key: &str,
-        state: State,
-        ttl: &CookieDuration,
-    ) -> Result<(), UpdateError> {
-        self.write(key, &state, ttl, true)
+    pub(super) async fn update(&self, key: &str, state: State) -> Result<(), UpdateError> {
+        self.write(key, &state, true)
             .await
             .map_err(UpdateError::Other)
     }
@@ -199,7 +184,7 @@ impl RedisStore {
         let mut expired = Vec::new();
         for (id, raw) in ids.into_iter().zip(states) {
             match raw.and_then(|raw| serde_json::from_str::<State>(&raw).ok()) {
-                Some(state) => live.extend(info(id, &state)),
+                Some(state) => live.extend(info(id, &state, &self.lifetimes)),
                 None => expired.push(id),
             }
         }
