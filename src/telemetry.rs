@@ -1,6 +1,7 @@
 //! Logging through `tracing`, request ids, and the one helper that moves
 //! blocking work off the async executor while keeping the caller's span.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -17,9 +18,13 @@ use crate::metrics::Metrics;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Installs the global subscriber once; `RUST_LOG` overrides the level.
+/// Colour only on a terminal: a file or a pipe gets plain text.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match format {
         // Each line carries its request's span (method, path, request_id).
         LogFormat::Json => builder

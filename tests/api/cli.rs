@@ -104,3 +104,44 @@ async fn migrate_then_createsuperuser_reads_the_password_from_stdin(backend: Bac
     assert_eq!(login.json()["user"]["is_staff"], true);
     assert!(login.json()["user"]["last_login"].is_string());
 }
+
+both_backends!(logs_written_to_a_pipe_carry_no_colour_codes);
+
+/// Colour belongs on a terminal only: a log file or a collector reading a
+/// pipe must not get ANSI escape codes.
+async fn logs_written_to_a_pipe_carry_no_colour_codes(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(backend, dir.path()).await;
+    let path = dir.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_accounts"))
+            .args(["createsuperuser", "--email", "colour@example.com"])
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("LOG_FORMAT", "pretty")
+            .env("RUST_LOG", "info")
+            .current_dir(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("applied database migrations"),
+        "a log line was written: {text}"
+    );
+    assert!(!text.contains('\u{1b}'), "colour codes in a pipe: {text:?}");
+}
