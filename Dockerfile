@@ -21,15 +21,9 @@
 ############################################################################
 FROM rust:1-bookworm AS build
 
-# diesel's PostgreSQL backend links the system libpq (pq-sys finds it with
-# pkg-config, else pg_config); SQLite is compiled in (libsqlite3-sys "bundled").
-# Versions are left to Debian bookworm's archive (it ships one per package and
-# replaces it with security updates, so a pinned version would stop existing).
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq-dev pkg-config \
- && rm -rf /var/lib/apt/lists/*
-
+# Nothing to install: SQLite, libpq and OpenSSL are compiled from source and
+# linked in (libsqlite3-sys "bundled", pq-sys "bundled", openssl-sys
+# "vendored"), with the C compiler, make and perl this image has.
 WORKDIR /build
 
 # 1. Dependencies only, in their own layer: it is rebuilt when Cargo.toml or
@@ -48,6 +42,7 @@ RUN mkdir src \
 #    (openapi/openapi.json is a committed copy, not an input). The copied files
 #    keep their mtimes from the build context, which can be older than the
 #    stand-ins' build, so they are touched for cargo to rebuild the crate.
+COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY static ./static
@@ -60,16 +55,17 @@ RUN touch src/main.rs src/lib.rs \
 ############################################################################
 FROM debian:bookworm-slim AS runtime
 
-# The binary needs libpq.so.5 (which brings its own dependencies: OpenSSL,
-# Kerberos, LDAP) besides glibc and libgcc_s; ca-certificates is the system
-# trust store, for TLS to a managed database or Redis. Versions: as in the
-# build stage.
+# The binary needs only glibc and libgcc_s (libpq and OpenSSL are linked in);
+# ca-certificates is the system trust store, for TLS to a managed database
+# (`sslmode=verify-full&sslrootcert=system`, found through SSL_CERT_DIR below).
+# Versions are left to Debian bookworm's archive (it ships one per package and
+# replaces it with security updates, so a pinned version would stop existing).
 # The user is unprivileged with a fixed uid/gid (10001), so volume ownership and
 # Kubernetes' runAsNonRoot work; /app/data is created and owned by it before
 # VOLUME below, so a new named volume starts with that ownership.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 accounts \
  && useradd --system --uid 10001 --gid accounts --home-dir /app --no-create-home \
@@ -83,10 +79,12 @@ WORKDIR /app
 
 # Defaults for a container; every other setting keeps the service's own
 # default (see .env.example). sqlite:///app/... is the absolute path /app/...
+# SSL_CERT_DIR points the linked-in OpenSSL at Debian's trust store.
 ENV BIND_ADDRESS=0.0.0.0:8000 \
     MEDIA_ROOT=/app/data/media \
     LOG_FORMAT=json \
-    DATABASE_URL=sqlite:///app/data/accounts.sqlite3
+    DATABASE_URL=sqlite:///app/data/accounts.sqlite3 \
+    SSL_CERT_DIR=/etc/ssl/certs
 
 # Uploaded pictures (and the SQLite database when DATABASE_URL is left as is).
 # A named volume starts out owned by uid 10001; a bind-mounted host directory

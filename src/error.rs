@@ -3,8 +3,8 @@
 //!
 //! Domain and storage code return `ApiError` (or something that converts into
 //! it); handlers propagate it with `?`. The `code` values are the contract's
-//! machine-readable names (see `../shared/API.md`). A 5xx body is generic on
-//! purpose: the cause goes to the log, never to the client.
+//! machine-readable names (the README's API section lists them). A 5xx body
+//! is generic on purpose: the cause goes to the log, never to the client.
 
 use std::collections::BTreeMap;
 

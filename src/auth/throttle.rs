@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use diesel::Connection;
 use rand::Rng;
 
 use super::tokens::counter_key;
@@ -238,23 +239,25 @@ impl LoginThrottle {
                 let keys = [attempt.account.clone(), attempt.address.clone()];
                 db.run(move |conn| {
                     let now = Utc::now().naive_utc();
-                    let mut failures = [0i32; 2];
                     for (n, key) in keys.iter().enumerate() {
                         if let Some((count, ends)) = rows::current(conn, key, now)? {
                             if count >= i32::try_from(limits[n]).unwrap_or(i32::MAX) {
                                 return Ok((1, ceil_secs((ends - now).num_milliseconds())));
                             }
-                            failures[n] = count;
                         }
                     }
+                    // Marked in flight first, the failures read after: a
+                    // settle turns "in flight" into "failed" in one
+                    // transaction, so between the two reads an attempt may
+                    // be counted twice (it waits once more), never missed.
                     let in_flight_ends =
                         now + chrono::Duration::from_std(IN_FLIGHT_TTL).unwrap_or_default();
                     let mut over = false;
                     for (n, key) in keys.iter().enumerate() {
                         let (in_flight, _) =
                             rows::record(conn, &in_flight_key(key), now, in_flight_ends)?;
-                        over |=
-                            i64::from(failures[n]) + i64::from(in_flight) > i64::from(limits[n]);
+                        let failures = rows::current(conn, key, now)?.map_or(0, |(count, _)| count);
+                        over |= i64::from(failures) + i64::from(in_flight) > i64::from(limits[n]);
                     }
                     if over {
                         for key in &keys {
@@ -337,21 +340,25 @@ impl LoginThrottle {
                 Ok(())
             }
             Counters::Database(db) => {
+                // One transaction: no attempt that begins meanwhile sees
+                // this one neither in flight nor failed.
                 db.run(move |conn| {
-                    let now = Utc::now().naive_utc();
-                    let ends =
-                        now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-                    for key in [&attempt.account, &attempt.address] {
-                        rows::take_back(conn, &in_flight_key(key))?;
-                    }
-                    if failure {
+                    conn.transaction::<_, ApiError, _>(|conn| {
+                        let now = Utc::now().naive_utc();
+                        let ends = now
+                            + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
                         for key in [&attempt.account, &attempt.address] {
-                            rows::record(conn, key, now, ends)?;
+                            rows::take_back(conn, &in_flight_key(key))?;
                         }
-                    } else {
-                        rows::clear(conn, &attempt.account)?;
-                    }
-                    Ok(())
+                        if failure {
+                            for key in [&attempt.account, &attempt.address] {
+                                rows::record(conn, key, now, ends)?;
+                            }
+                        } else {
+                            rows::clear(conn, &attempt.account)?;
+                        }
+                        Ok(())
+                    })
                 })
                 .await
             }

@@ -87,3 +87,41 @@ async fn metrics_count_requests_logins_and_store_latency(backend: Backend) {
         "no secrets or addresses in metrics"
     );
 }
+
+/// PostgreSQL over TLS with the libpq and OpenSSL built into the binary
+/// (no system libpq): the service runs on `sslmode=require`, and the
+/// connection really is encrypted.
+#[actix_web::test]
+#[cfg_attr(
+    not(postgres_redis_tests),
+    ignore = "set TEST_DATABASE_URL and TEST_REDIS_URL to run on PostgreSQL + Redis"
+)]
+async fn postgres_connections_can_require_tls() {
+    use diesel::prelude::*;
+    let base = std::env::var("TEST_DATABASE_URL").expect(crate::helpers::NOT_CONFIGURED);
+    let joiner = |url: &str| if url.contains('?') { '&' } else { '?' };
+    let schema = crate::helpers::fresh_schema(&base).await;
+    let url = format!("{schema}{}sslmode=require", joiner(&schema));
+    let app =
+        crate::helpers::spawn_app_with(Backend::PostgresRedis, &[("DATABASE_URL", &url)]).await;
+    let (_, token) = app.register_app().await;
+    assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
+    assert_eq!(app.get("/readyz").await.status, 200);
+
+    #[derive(QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    let tls = format!("{base}{}sslmode=require", joiner(&base));
+    let encrypted = tokio::task::spawn_blocking(move || {
+        let mut conn = diesel::PgConnection::establish(&tls).expect("a TLS connection");
+        diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .get_result::<Ssl>(&mut conn)
+            .expect("pg_stat_ssl")
+            .ssl
+    })
+    .await
+    .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+}
