@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Buckets from 0.1 ms to 10 s.
@@ -25,6 +26,7 @@ pub struct Metrics {
     logins: IntCounterVec,
     store_duration: HistogramVec,
     database_duration: Histogram,
+    picture_decode_waits: IntCounter,
 }
 
 /// How a login attempt ended.
@@ -73,7 +75,12 @@ impl Metrics {
             "database_duration_seconds",
             "Latency of database work, from the request's side (pool wait included).",
         ))?;
+        let picture_decode_waits = IntCounter::new(
+            "picture_decode_waits_total",
+            "Picture uploads that waited for a free decode slot (PICTURE_DECODE_CONCURRENCY).",
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(picture_decode_waits.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(store_duration.clone()))?;
@@ -85,6 +92,7 @@ impl Metrics {
             logins,
             store_duration,
             database_duration,
+            picture_decode_waits,
         })
     }
 
@@ -116,6 +124,10 @@ impl Metrics {
         self.store_duration
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn picture_decode_waited(&self) {
+        self.picture_decode_waits.inc();
     }
 
     pub fn database(&self) -> Histogram {

@@ -21,8 +21,9 @@ use crate::error::Problem;
             Every error is `application/problem+json` with a machine-readable `code`; beyond those listed per \
             operation, a method a path does not have is 405 `method_not_allowed` (its `Allow` header lists the methods \
             the path has) and an unknown path 404 `not_found`. Every GET operation also answers HEAD.\n\n\
-            A `validation_failed` names every problem of the body at once under `errors` (each missing required \
-            member, a value of the wrong type or out of its rules); no string member may hold U+0000.",
+            A `validation_failed` names its problems under `errors`, field by field: every missing required member \
+            and every rule broken, at once (a value of the wrong type is reported beside the missing members); \
+            no string member may hold U+0000.",
         license(name = "MIT")
     ),
     paths(

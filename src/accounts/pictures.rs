@@ -32,19 +32,24 @@ impl Accounts {
     ) -> Result<Profile, ApiError> {
         let rules = self.picture_rules();
         let store = self.media()?;
-        let decoding = self
-            .decodes
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal("the decode pool is closed"))?;
+        // The permit moves into the blocking task: it is held for as long
+        // as the decode runs, even if this request is dropped meanwhile.
+        let closed = |_| ApiError::internal("the decode pool is closed");
+        let permit = match self.decodes.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.metrics.picture_decode_waited();
+                self.decodes.clone().acquire_owned().await.map_err(closed)?
+            }
+        };
         let stored = spawn_blocking_in_span(move || {
+            let _decoding = permit;
             let encoded = media::process(&upload, rules)?;
             store
                 .store(&encoded)
                 .map_err(|e| ApiError::internal(format!("storing a picture: {e}")))
         })
         .await??;
-        drop(decoding);
 
         let new = stored.clone();
         let swapped = self

@@ -102,8 +102,8 @@ pub async fn register(
         InvalidBody,
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password and inactive account alike", body = Problem, content_type = "application/problem+json"),
         CsrfFailed,
-        (status = 429, description = "`too_many_attempts`; see the `Retry-After` header", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until attempts for this email are accepted again"))),
+        (status = 429, description = "`too_many_attempts`: `LOGIN_FAILURES_PER_ACCOUNT` failures for this email, or `LOGIN_FAILURES_PER_IP` from this address, within `LOGIN_FAILURE_WINDOW_SECS` (or, rarely, attempts for this email still in flight after `LOGIN_IN_FLIGHT_WAIT_SECS`: retry in a second); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
     )
 )]
 pub async fn login(

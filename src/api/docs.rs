@@ -18,19 +18,19 @@ use crate::openapi::ApiDoc;
 const INITIALIZER: &str = include_str!("../../static/swagger-initializer.js");
 
 /// The document as clients fetch it, made once.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-});
+static DOCUMENT: LazyLock<Result<String, String>> =
+    LazyLock::new(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
 
 static CONFIG: LazyLock<Arc<Config<'static>>> =
     LazyLock::new(|| Arc::new(Config::new(["/openapi.json"])));
 
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn openapi_json() -> Result<HttpResponse, ApiError> {
+    let document = DOCUMENT
+        .as_ref()
+        .map_err(|e| ApiError::internal(format!("the OpenAPI document: {e}")))?;
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(DOCUMENT.as_str())
+        .body(document.as_str()))
 }
 
 pub async fn swagger_initializer() -> HttpResponse {

@@ -31,7 +31,8 @@ pub async fn read_picture(
         .flatten()
         .filter(|m| m.essence_str() == "multipart/form-data")
         .and_then(|m| m.get_param("boundary").map(|b| b.as_str().to_owned()))
-        .filter(|b| !b.is_empty() && b.len() <= 200);
+        // RFC 2046: a boundary has 1 to 70 characters.
+        .filter(|b| (1..=70).contains(&b.len()));
     let Some(boundary) = boundary else {
         return Err(ApiError::Malformed(
             "The picture must be sent as multipart/form-data with a `profile_pic` file field."
@@ -182,16 +183,18 @@ fn disposition_name(value: &[u8]) -> Option<String> {
                 parsed.push(value[i]);
                 i += 1;
             }
-            i += 1; // the closing quote
+            // The closing quote, if the value has one.
+            i = (i + 1).min(value.len());
         }
         // Whatever follows up to the next `;` (an unquoted value, or the
         // rest of a broken one).
-        let tail_start = i.min(value.len());
+        let tail_start = i;
         while i < value.len() && value[i] != b';' {
             i += 1;
         }
         if parsed.is_empty() {
-            parsed.extend_from_slice(value[tail_start..i].trim_ascii());
+            let tail = value.get(tail_start..i).unwrap_or_default();
+            parsed.extend_from_slice(tail.trim_ascii());
         }
         i += 1;
         if key == b"name" {
@@ -249,6 +252,55 @@ mod tests {
         assert_eq!(parts[1].content, b"");
         let nameless = parse(b"--b\r\n\r\nx\r\n--b--", b"b").unwrap();
         assert_eq!(nameless[0].name, None);
+    }
+
+    #[test]
+    fn unterminated_and_empty_quotes_are_no_panic() {
+        for disposition in [
+            b"form-data; name=\"".as_slice(),
+            b"form-data; name=\"profile_pic\"; filename=\"",
+            b"form-data; name=\"profile_pic\"; filename=\"\\",
+            b"form-data; name=",
+            b"form-data; name",
+            b"form-data; =",
+            b"form-data; name=\"\"",
+            b";;;=\"",
+            b"",
+        ] {
+            let raw = body(disposition, b"x");
+            let parsed = parse(&raw, b"XyZ");
+            assert!(parsed.is_some(), "{disposition:?}");
+            let _ = disposition_name(disposition);
+        }
+        let broken = body(b"form-data; name=\"profile_pic\"; filename=\"\nx\"", b"x");
+        let parts = parse(&broken, b"XyZ").unwrap();
+        assert_eq!(parts[0].name.as_deref(), Some("profile_pic"));
+    }
+
+    /// Any bytes at all, shaped like a multipart body or not: an answer,
+    /// never a panic (a small deterministic fuzz).
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let alphabet: &[u8] = b"-\r\n\";=\\ XyZnamefilecontent:dispositionform-data\x00\xff";
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 120) as usize;
+            let mut raw: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() as usize) % alphabet.len()])
+                .collect();
+            if next() % 2 == 0 {
+                raw.splice(0..0, b"--XyZ\r\nContent-Disposition: ".iter().copied());
+            }
+            let _ = parse(&raw, b"XyZ");
+            let _ = disposition_name(&raw);
+            let _ = field_name(&raw);
+        }
     }
 
     #[test]

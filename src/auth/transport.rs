@@ -10,8 +10,8 @@
 //!
 //! A request may carry several `sessionid` cookies (a stale one, or one
 //! planted for a parent domain by a sibling subdomain: cookie tossing).
-//! Whatever their order, the one that verifies (and, if several do, the
-//! first whose session is live) is the one actix-session is shown.
+//! Whatever their order, the one that verifies and is live is the one
+//! actix-session is shown; two live ones are ambiguous, and neither is.
 
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::body::MessageBody;
@@ -167,9 +167,17 @@ fn verified_key(value: &str, key: &Key) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// At most this many `sessionid` cookies are looked at (each costs a
+/// signature check, and a verified one a store load); a request with more
+/// is answered as if it had none that verifies.
+const MAX_SESSION_COOKIES: usize = 4;
+
 /// When the request carries more than one `sessionid` cookie, rewrites its
-/// `Cookie` header to hold only the one that verifies (the first whose
-/// session is live, when several do). Runs before anything reads the
+/// `Cookie` header to hold only the one that verifies and is live. When
+/// none does, or when two live sessions compete (an attacker's own session
+/// planted beside the user's would otherwise swap accounts under them),
+/// the request keeps a `sessionid` that verifies as nothing: no session,
+/// and the CSRF rule still applies. Runs before anything reads the
 /// request's cookies, which actix caches at the first read.
 async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
     let pieces: Vec<String> = req
@@ -187,38 +195,52 @@ async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
             .filter(|c| c.name() == SESSION_COOKIE)
             .map(|c| c.value().to_owned())
     };
-    let candidates: Vec<(usize, String)> = pieces
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| session_value(p).map(|v| (i, v)))
-        .collect();
-    if candidates.len() < 2 {
+    let mut candidates: Vec<String> = Vec::new();
+    let mut count = 0;
+    for value in pieces.iter().filter_map(|p| session_value(p)) {
+        count += 1;
+        if !candidates.contains(&value) {
+            candidates.push(value);
+        }
+    }
+    if count < 2 {
         return;
     }
-    let verified: Vec<(usize, String)> = candidates
-        .iter()
-        .filter_map(|(i, v)| verified_key(v, key).map(|k| (*i, k)))
-        .collect();
-    let mut chosen = verified.first().map_or(candidates[0].0, |(i, _)| *i);
-    if verified.len() > 1 {
-        if let Some(sessions) = req.app_data::<web::Data<Sessions>>().cloned() {
-            for (i, session_key) in &verified {
-                let Ok(session_key) = SessionKey::try_from(session_key.clone()) else {
-                    continue;
-                };
-                if matches!(sessions.load(&session_key).await, Ok(Some(_))) {
-                    chosen = *i;
-                    break;
-                }
+    let mut live = Vec::new();
+    if candidates.len() <= MAX_SESSION_COOKIES {
+        let sessions = req.app_data::<web::Data<Sessions>>().cloned();
+        for value in &candidates {
+            let Some(session_key) = verified_key(value, key) else {
+                continue;
+            };
+            let Ok(session_key) = SessionKey::try_from(session_key) else {
+                continue;
+            };
+            let loaded = match &sessions {
+                Some(sessions) => matches!(sessions.load(&session_key).await, Ok(Some(_))),
+                None => true,
+            };
+            if loaded {
+                live.push(value.clone());
             }
         }
     }
-    let kept: Vec<&str> = pieces
-        .iter()
-        .enumerate()
-        .filter(|(i, p)| *i == chosen || session_value(p).is_none())
-        .map(|(_, p)| p.as_str())
+    let chosen = match live.as_slice() {
+        [one] => one.clone(),
+        [] => "none".to_owned(),
+        _ => {
+            tracing::warn!(
+                cookies = count,
+                "several live session cookies in one request (cookie tossing?): none is used"
+            );
+            "ambiguous".to_owned()
+        }
+    };
+    let mut kept: Vec<String> = pieces
+        .into_iter()
+        .filter(|p| session_value(p).is_none())
         .collect();
+    kept.push(Cookie::new(SESSION_COOKIE, chosen).encoded().to_string());
     if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
         req.headers_mut().remove(COOKIE);
         req.headers_mut().insert(COOKIE, value);

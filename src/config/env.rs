@@ -20,7 +20,7 @@ impl<'a> Env<'a> {
         Env {
             get,
             loopback: true,
-            cores: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cores: std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
         }
     }
 
@@ -41,7 +41,25 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// A number of seconds, at most ten years (a longer one would overflow
+    /// date arithmetic, and nothing here should last that long).
     pub fn secs(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
-        self.parse(name, default).map(Duration::from_secs)
+        const TEN_YEARS: u64 = 10 * 366 * 24 * 60 * 60;
+        let secs = self.parse(name, default)?;
+        if secs > TEN_YEARS {
+            return Err(ConfigError(format!(
+                "{name}={secs} is more than ten years ({TEN_YEARS} seconds)"
+            )));
+        }
+        Ok(Duration::from_secs(secs))
+    }
+
+    /// A count of things run at once (threads, permits): 1 to 1024.
+    pub fn concurrency(&self, name: &str, default: usize) -> Result<usize, ConfigError> {
+        let n = self.parse(name, default)?;
+        if !(1..=1024).contains(&n) {
+            return Err(ConfigError(format!("{name}={n} must be from 1 to 1024")));
+        }
+        Ok(n)
     }
 }

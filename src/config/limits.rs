@@ -25,7 +25,7 @@ impl Limits {
             max_picture_pixels: env.parse("MAX_PICTURE_PIXELS", 40_000_000)?,
             max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 10_000)?,
             picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
-            picture_decode_concurrency: env.parse("PICTURE_DECODE_CONCURRENCY", env.cores)?,
+            picture_decode_concurrency: env.concurrency("PICTURE_DECODE_CONCURRENCY", env.cores)?,
             max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
         };
         if limits.max_json_body_bytes == 0 || limits.max_picture_bytes == 0 {
@@ -36,9 +36,8 @@ impl Limits {
         if limits.max_picture_pixels == 0
             || limits.max_picture_dimension == 0
             || limits.picture_stored_edge == 0
-            || limits.picture_decode_concurrency == 0
         {
-            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION, PICTURE_STORED_EDGE and PICTURE_DECODE_CONCURRENCY must be positive".into()));
+            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive".into()));
         }
         Ok(limits)
     }

@@ -131,6 +131,14 @@ mod tests {
             ),
             ("CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS"),
             ("WORKERS", "0", "WORKERS"),
+            ("WORKERS", "100000", "WORKERS"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "99999999999", "ten years"),
+            (
+                "LOGIN_IN_FLIGHT_WAIT_SECS",
+                "120",
+                "LOGIN_IN_FLIGHT_WAIT_SECS",
+            ),
+            ("REGISTRATIONS_PER_IP", "0", "REGISTRATIONS_PER_IP"),
             ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE"),
             (
                 "PASSWORD_HASH_CONCURRENCY",

@@ -18,18 +18,13 @@ impl PasswordSettings {
             argon2_memory_kib: env.parse("ARGON2_MEMORY_KIB", 19_456)?,
             argon2_iterations: env.parse("ARGON2_ITERATIONS", 2)?,
             argon2_parallelism: env.parse("ARGON2_PARALLELISM", 1)?,
-            hash_concurrency: env.parse("PASSWORD_HASH_CONCURRENCY", env.cores)?,
+            hash_concurrency: env.concurrency("PASSWORD_HASH_CONCURRENCY", env.cores)?,
         };
         if settings.argon2_memory_kib < 19_456
             || settings.argon2_iterations < 2
             || settings.argon2_parallelism < 1
         {
             return Err(ConfigError("Argon2 parameters must be at least OWASP's: ARGON2_MEMORY_KIB>=19456, ARGON2_ITERATIONS>=2, ARGON2_PARALLELISM>=1".into()));
-        }
-        if settings.hash_concurrency == 0 {
-            return Err(ConfigError(
-                "PASSWORD_HASH_CONCURRENCY must be at least 1".into(),
-            ));
         }
         Ok(settings)
     }

@@ -46,14 +46,11 @@ impl ServerSettings {
             }
         };
         let settings = ServerSettings {
-            workers: env.parse("WORKERS", env.cores)?,
+            workers: env.concurrency("WORKERS", env.cores)?,
             shutdown_timeout: env.secs("SHUTDOWN_TIMEOUT_SECS", 30)?,
             log_format,
             bind_address,
         };
-        if settings.workers == 0 {
-            return Err(ConfigError("WORKERS must be at least 1".into()));
-        }
         Ok((settings, loopback))
     }
 }

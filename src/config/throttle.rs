@@ -37,6 +37,14 @@ impl ThrottleSettings {
         {
             return Err(ConfigError("LOGIN_FAILURE_WINDOW_SECS, LOGIN_FAILURES_PER_ACCOUNT and LOGIN_FAILURES_PER_IP must be positive".into()));
         }
+        // An attempt in flight is forgotten after a minute if it never
+        // settles (a crashed instance); waiting longer than half that
+        // would wait for ghosts.
+        if settings.login_in_flight_wait > Duration::from_secs(30) {
+            return Err(ConfigError(
+                "LOGIN_IN_FLIGHT_WAIT_SECS must be at most 30".into(),
+            ));
+        }
         if settings.registration_window.is_zero() || settings.registrations_per_ip == 0 {
             return Err(ConfigError(
                 "REGISTRATION_WINDOW_SECS and REGISTRATIONS_PER_IP must be positive".into(),

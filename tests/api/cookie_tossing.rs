@@ -8,7 +8,10 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{spawn_app, Backend};
 
-both_backends!(a_valid_session_cookie_wins_over_one_that_does_not_verify);
+both_backends!(
+    a_valid_session_cookie_wins_over_one_that_does_not_verify,
+    two_live_session_cookies_are_ambiguous_and_neither_counts,
+);
 
 async fn a_valid_session_cookie_wins_over_one_that_does_not_verify(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -54,4 +57,42 @@ async fn a_valid_session_cookie_wins_over_one_that_does_not_verify(backend: Back
         .get(app.url("/accounts/me"))
         .header(COOKIE, format!("sessionid={stale}"));
     app.send(request).await.problem(401, "not_authenticated");
+}
+
+/// An attacker's own live session planted beside the user's must not swap
+/// accounts under them: with two live sessions, neither is used.
+async fn two_live_session_cookies_are_ambiguous_and_neither_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.browser();
+    user.register().await;
+    let mine = user.cookie("sessionid").unwrap();
+    let attacker = app.browser();
+    attacker.register().await;
+    let planted = attacker.cookie("sessionid").unwrap();
+    for cookies in [
+        format!("sessionid={planted}; sessionid={mine}"),
+        format!("sessionid={mine}; sessionid={planted}"),
+    ] {
+        let request = app
+            .client
+            .get(app.url("/accounts/me"))
+            .header(COOKIE, &cookies);
+        app.send(request).await.problem(401, "not_authenticated");
+        // Unsafe requests still need their CSRF header.
+        let request = app
+            .client
+            .post(app.url("/accounts/logout"))
+            .header(COOKIE, &cookies);
+        app.send(request).await.problem(403, "csrf_failed");
+    }
+    // Both sessions are untouched by it.
+    assert_eq!(user.get("/accounts/me").await.status, 200);
+    assert_eq!(attacker.get("/accounts/me").await.status, 200);
+    // Many copies of a cookie are no way to make the server work.
+    let many = (0..50)
+        .map(|_| format!("sessionid={mine}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let request = app.client.get(app.url("/accounts/me")).header(COOKIE, many);
+    assert_eq!(app.send(request).await.status, 200, "one value, repeated");
 }

@@ -59,7 +59,10 @@ async fn the_file_name_never_matters(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, token) = app.register_app().await;
     let long = "x".repeat(1000) + ".png";
-    let names: [&[u8]; 9] = [
+    let names: [&[u8]; 11] = [
+        // Quotes that never close (a backslash escapes the closing one).
+        b"trailing\\",
+        b"\r\n",
         b"a\x00b.png",
         b"carriage\rreturn.png",
         b"line\nfeed.png",
@@ -121,11 +124,19 @@ async fn a_phone_photo_is_accepted_and_sides_are_limited_at_ten_thousand(backend
 async fn concurrent_uploads_wait_for_the_decode_pool(backend: Backend) {
     let app = spawn_app_with(backend, &[("PICTURE_DECODE_CONCURRENCY", "1")]).await;
     let mut tokens = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..6 {
         tokens.push(app.register_app().await.1);
     }
+    // Large enough to take a while to decode, small as a file.
+    let scene = image::RgbImage::from_fn(2400, 1600, |x, y| {
+        image::Rgb([(x / 10) as u8, (y / 7) as u8, 90])
+    });
+    let picture = images::encode(
+        &image::DynamicImage::ImageRgb8(scene),
+        image::ImageFormat::Png,
+    );
     let uploads = tokens.iter().map(|token| {
-        let part = Part::bytes(images::png(600, 400)).file_name("p.png");
+        let part = Part::bytes(picture.clone()).file_name("p.png");
         let request = app
             .client
             .put(app.url("/accounts/me/profile/picture"))
@@ -136,5 +147,14 @@ async fn concurrent_uploads_wait_for_the_decode_pool(backend: Backend) {
     for reply in futures_util::future::join_all(uploads).await {
         picture_url(&reply);
     }
-    assert_eq!(stored_files(&app).len(), 4);
+    assert_eq!(stored_files(&app).len(), 6);
+    // One decode at a time: the others waited for the slot.
+    let metrics = app.get("/metrics").await.text;
+    let waits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("accounts_picture_decode_waits_total "))
+        .expect("the waits counter")
+        .parse()
+        .unwrap();
+    assert!(waits >= 1, "uploads waited for the decode pool: {waits}");
 }

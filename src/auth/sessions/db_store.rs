@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, UpdateError};
-use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::Utc;
 
 use super::load_cache::LoadCache;
@@ -114,16 +113,6 @@ impl DbStore {
             .map_err(|e| UpdateError::Other(store_error(e)));
         self.forget(&cached_id);
         result
-    }
-
-    pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
-        let id = session_id(key);
-        let ttl = Duration::from_secs(ttl.whole_seconds().max(1).unsigned_abs());
-        let expires_at = expiry(ttl);
-        self.db
-            .run(move |conn| rows::set_expiry(conn, &id, expires_at))
-            .await
-            .map_err(store_error)
     }
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {

@@ -294,15 +294,15 @@ impl SessionStore for Sessions {
         result.map(|()| key)
     }
 
+    /// Every write sets the TTL from the session's own lifetime; actix's
+    /// TTL here is the browser's idle time whatever the session's kind, so
+    /// it is not applied (the middleware's default policy never asks).
     async fn update_ttl(
         &self,
-        key: &SessionKey,
-        ttl: &CookieDuration,
+        _key: &SessionKey,
+        _ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
-        match &self.backend {
-            Backend::Redis(s) => s.update_ttl(key_of(key), ttl).await,
-            Backend::Database(s) => s.update_ttl(key_of(key), ttl).await,
-        }
+        Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {

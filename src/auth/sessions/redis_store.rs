@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, UpdateError};
-use actix_web::cookie::time::Duration as CookieDuration;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
@@ -147,18 +146,6 @@ impl RedisStore {
         self.write(key, &state, true)
             .await
             .map_err(UpdateError::Other)
-    }
-
-    pub(super) async fn update_ttl(&self, key: &str, ttl: &CookieDuration) -> anyhow::Result<()> {
-        let _: bool = self
-            .conn()
-            .await?
-            .expire(
-                self.session_key(&session_id(key)),
-                ttl.whole_seconds().max(1),
-            )
-            .await?;
-        Ok(())
     }
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
