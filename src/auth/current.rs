@@ -68,7 +68,12 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let created: i64 = session.get(CREATED_AT_KEY).ok().flatten().unwrap_or(0);
     let last_seen: i64 = session.get(LAST_SEEN_KEY).ok().flatten().unwrap_or(created);
     let client: ClientKind = session.get(CLIENT_KEY).ok().flatten().unwrap_or_default();
-    let remember: bool = session.get(REMEMBER_KEY).ok().flatten().unwrap_or(false);
+    let remember = client == ClientKind::Browser
+        && session
+            .get::<bool>(REMEMBER_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
     let lifetime = policy.lifetimes.of_kind(client, remember);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     // Timestamps are whole seconds: "more than" gives the benefit of the
@@ -78,7 +83,7 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         session.purge();
         return Err(ApiError::NotAuthenticated);
     }
-    if remember && client == ClientKind::Browser {
+    if remember {
         req.extensions_mut().insert(PersistentCookie {
             max_age_secs: secs(lifetime.absolute).saturating_sub(age).max(1),
         });
