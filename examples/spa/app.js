@@ -151,8 +151,12 @@ $("register-form").addEventListener("submit", async (event) => {
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  const fields = formData(event.target);
+  // Unchecked, the session ends with the browser; checked, it lasts two
+  // weeks in a persistent cookie.
+  fields.remember = fields.remember === "true";
   try {
-    await api("POST", "/accounts/login", formData(event.target));
+    await api("POST", "/accounts/login", fields);
     show("info", "Logged in.");
     event.target.reset();
     await refresh();

@@ -174,6 +174,21 @@ try {
     await page.screenshot({ path: join(ARTIFACTS, "spa-5-wrong-password.png"), fullPage: true });
   });
 
+  await step("\"keep me logged in\" gives a cookie that outlives the browser", async () => {
+    const form = page.locator("#login-form");
+    await form.locator("input[name=email]").fill(email);
+    await form.locator("input[name=password]").fill(PASSWORD);
+    await form.locator("input[name=remember]").check();
+    await form.locator("button").click();
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    const session = (await spa.cookies(API)).find((c) => c.name === "sessionid");
+    assert(session, "a session cookie");
+    const days = (session.expires - Date.now() / 1000) / 86400;
+    assert(days > 13.9 && days <= 14, `a two-week cookie, not a session cookie: expires in ${days} days`);
+    await page.locator("#logout").click();
+    await page.waitForSelector("#register-form", { state: "visible" });
+  });
+
   // ---- Swagger UI ----------------------------------------------------------
   const docs = await (await browser.newContext()).newPage();
   const docsEmail = `docs-${Date.now()}@example.com`;
