@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::Accounts;
 use crate::auth::passwords::Verified;
-use crate::auth::sessions::{new_state, ClientKind, Lifetimes, SessionUser};
+use crate::auth::sessions::{new_state, ClientKind, SessionUser};
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
@@ -51,12 +51,11 @@ impl Client {
 /// A session just started.
 pub enum NewSession {
     /// The caller puts these into the request's cookie session, whose key
-    /// the session middleware renews (no fixation); a remembered one gets a
-    /// persistent cookie of `max_age_secs`.
+    /// the session middleware renews (no fixation). A remembered one has
+    /// `persistent_max_age_secs`: its cookie outlives the browser.
     Browser {
         created_at: DateTime<Utc>,
-        remember: bool,
-        max_age_secs: i64,
+        persistent_max_age_secs: Option<i64>,
     },
     /// Already in the store: the key is the Bearer token.
     App {
@@ -182,24 +181,22 @@ impl Accounts {
     ) -> Result<NewSession, ApiError> {
         let now = Utc::now();
         self.sessions.cache_user(&SessionUser::from(user)).await?;
-        let lifetime =
-            Lifetimes::new(&self.settings.sessions).of_kind(client.kind, client.remember);
+        let lifetime = self.lifetimes.of_kind(client.kind, client.remember);
         match client.kind {
             ClientKind::Browser => Ok(NewSession::Browser {
                 created_at: now,
-                remember: client.remember,
-                max_age_secs: i64::try_from(lifetime.absolute.as_secs()).unwrap_or(i64::MAX),
+                persistent_max_age_secs: client
+                    .remember
+                    .then(|| i64::try_from(lifetime.absolute.as_secs()).unwrap_or(i64::MAX)),
             }),
             ClientKind::App => {
                 let token = self
                     .sessions
                     .create(new_state(user.id, ClientKind::App, now))
                     .await?;
-                let lifetime =
-                    chrono::Duration::from_std(lifetime.absolute).unwrap_or(chrono::Duration::MAX);
                 Ok(NewSession::App {
                     token,
-                    expires_at: now + lifetime,
+                    expires_at: lifetime.deadline(now),
                 })
             }
         }

@@ -31,7 +31,7 @@ pub use sessions::SessionListing;
 
 use crate::auth::passwords::Passwords;
 use crate::auth::registration_limit::RegistrationLimit;
-use crate::auth::sessions::Sessions;
+use crate::auth::sessions::{Lifetimes, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::db::Db;
@@ -52,6 +52,7 @@ pub struct Accounts {
     settings: Arc<Settings>,
     /// Bounds the pictures decoded at once (`PICTURE_DECODE_CONCURRENCY`).
     decodes: Arc<Semaphore>,
+    lifetimes: Lifetimes,
 }
 
 /// The stores the use cases work over, built once at start-up.
@@ -76,6 +77,7 @@ impl Accounts {
             media: stores.media,
             metrics: stores.metrics,
             decodes: Arc::new(Semaphore::new(settings.limits.picture_decode_concurrency)),
+            lifetimes: Lifetimes::new(&settings.sessions),
             settings,
         }
     }

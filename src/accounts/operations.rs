@@ -9,23 +9,26 @@ use super::Accounts;
 use crate::auth::tokens::constant_time_eq;
 use crate::error::ApiError;
 
-/// Each dependency's answer.
-struct Readiness {
-    pub database: Result<(), ApiError>,
-    pub session_store: Result<(), ApiError>,
-}
-
 impl Accounts {
     /// Asks both at once; `Err(NotReady)` names the one that failed (the
     /// cause goes to the log, not to the client).
     pub async fn readiness(&self) -> Result<(), ApiError> {
         let (database, session_store) =
             futures_util::future::join(self.db.ping(), self.sessions.ping()).await;
-        Readiness {
-            database,
-            session_store,
+        if database.is_ok() && session_store.is_ok() {
+            return Ok(());
         }
-        .verdict()
+        for failure in [database.as_ref().err(), session_store.as_ref().err()]
+            .into_iter()
+            .flatten()
+        {
+            tracing::warn!(error = %failure, "readiness check failed");
+        }
+        let verdict = |r: &Result<(), ApiError>| if r.is_ok() { "ok" } else { "unavailable" };
+        Err(ApiError::NotReady(BTreeMap::from([
+            ("database", verdict(&database)),
+            ("session_store", verdict(&session_store)),
+        ])))
     }
 
     /// The Prometheus text exposition. When `METRICS_TOKEN` is set, `sent`
@@ -38,27 +41,5 @@ impl Accounts {
             }
         }
         Ok(self.metrics.render())
-    }
-}
-
-impl Readiness {
-    fn verdict(self) -> Result<(), ApiError> {
-        if self.database.is_ok() && self.session_store.is_ok() {
-            return Ok(());
-        }
-        for failure in [
-            self.database.as_ref().err(),
-            self.session_store.as_ref().err(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            tracing::warn!(error = %failure, "readiness check failed");
-        }
-        let verdict = |r: &Result<(), ApiError>| if r.is_ok() { "ok" } else { "unavailable" };
-        Err(ApiError::NotReady(BTreeMap::from([
-            ("database", verdict(&self.database)),
-            ("session_store", verdict(&self.session_store)),
-        ])))
     }
 }

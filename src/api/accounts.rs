@@ -153,8 +153,7 @@ fn respond(
     match new {
         NewSession::Browser {
             created_at,
-            remember,
-            max_age_secs,
+            persistent_max_age_secs,
         } => {
             // Nothing from before the login survives it.
             session.clear();
@@ -170,7 +169,7 @@ fn respond(
             session
                 .insert(LAST_SEEN_KEY, created_at.timestamp())
                 .map_err(state_error)?;
-            if remember {
+            if let Some(max_age_secs) = persistent_max_age_secs {
                 session.insert(REMEMBER_KEY, true).map_err(state_error)?;
                 req.extensions_mut()
                     .insert(PersistentCookie { max_age_secs });

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::throttle::ceil_secs;
 use super::tokens::counter_key;
 use crate::config::Settings;
 use crate::db::{login_failures as rows, Db};
@@ -92,9 +93,8 @@ impl RegistrationLimit {
         if left_ms < 0 {
             return Ok(());
         }
-        let secs = u64::try_from(left_ms).unwrap_or(0).div_ceil(1000).max(1);
         Err(ApiError::TooManyAttempts {
-            retry_after_secs: secs,
+            retry_after_secs: ceil_secs(left_ms).max(1),
         })
     }
 }

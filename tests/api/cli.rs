@@ -9,11 +9,22 @@ use crate::helpers::{fresh_database, spawn_app_with, Backend, PASSWORD};
 both_backends!(migrate_then_createsuperuser_reads_the_password_from_stdin);
 
 fn run(dir: &std::path::Path, database_url: &str, args: &[&str], stdin: &str) -> Output {
+    run_with(dir, database_url, &[("RUST_LOG", "warn")], args, stdin)
+}
+
+/// The binary with only `DATABASE_URL` and `env` set, `stdin` piped in.
+fn run_with(
+    dir: &std::path::Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_accounts"))
         .args(args)
         .env_clear()
         .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -114,25 +125,13 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes(backend: Backend) {
     let url = fresh_database(backend, dir.path()).await;
     let path = dir.path().to_owned();
     let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_accounts"))
-            .args(["createsuperuser", "--email", "colour@example.com"])
-            .env_clear()
-            .env("DATABASE_URL", &url)
-            .env("LOG_FORMAT", "pretty")
-            .env("RUST_LOG", "info")
-            .current_dir(&path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with(
+            &path,
+            &url,
+            &[("LOG_FORMAT", "pretty"), ("RUST_LOG", "info")],
+            &["createsuperuser", "--email", "colour@example.com"],
+            &format!("{PASSWORD}\n"),
+        )
     })
     .await
     .unwrap();

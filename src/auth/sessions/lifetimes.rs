@@ -20,6 +20,14 @@ pub struct Lifetime {
     pub absolute: Duration,
 }
 
+impl Lifetime {
+    /// When a session of this lifetime created at `created` ends at the
+    /// latest.
+    pub fn deadline(&self, created: DateTime<Utc>) -> DateTime<Utc> {
+        created + chrono::Duration::from_std(self.absolute).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Lifetimes {
     pub browser: Lifetime,
@@ -71,20 +79,20 @@ impl Lifetimes {
             .unwrap_or_default()
     }
 
-    /// When a session created at `created` ends at the latest.
+    /// When a stored session created at `created` ends at the latest.
     pub fn deadline(&self, state: &State, created: DateTime<Utc>) -> DateTime<Utc> {
-        created
-            + chrono::Duration::from_std(self.of(state).absolute).unwrap_or(chrono::Duration::MAX)
+        self.of(state).deadline(created)
     }
 
     /// How long a store keeps the state: its idle time, but never past the
     /// session's absolute deadline.
     pub fn ttl(&self, state: &State) -> Duration {
-        let idle = self.of(state).idle.max(Duration::from_secs(1));
+        let lifetime = self.of(state);
+        let idle = lifetime.idle.max(Duration::from_secs(1));
         let Some(created) = timestamp(state, CREATED_AT_KEY) else {
             return idle;
         };
-        let left = (self.deadline(state, created) - Utc::now())
+        let left = (lifetime.deadline(created) - Utc::now())
             .num_seconds()
             .max(1)
             .unsigned_abs();

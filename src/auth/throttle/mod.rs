@@ -74,7 +74,7 @@ const IN_FLIGHT_TTL: Duration = Duration::from_secs(60);
 
 /// Whole seconds left, rounded up: a client that waits `Retry-After` is
 /// never early.
-fn ceil_secs(millis: i64) -> u64 {
+pub(super) fn ceil_secs(millis: i64) -> u64 {
     u64::try_from(millis.max(0)).unwrap_or(0).div_ceil(1000)
 }
 
