@@ -38,6 +38,12 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("email taken")]
     EmailTaken,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("email already verified")]
+    EmailAlreadyVerified,
+    #[error("email not verified")]
+    EmailNotVerified,
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("too many attempts, retry after {retry_after_secs}s")]
@@ -73,6 +79,9 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::EmailTaken => "email_taken",
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::EmailAlreadyVerified => "email_already_verified",
+            ApiError::EmailNotVerified => "email_not_verified",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Unavailable(_) => "service_unavailable",
@@ -94,6 +103,13 @@ impl ApiError {
             ApiError::NotFound => "The requested resource was not found.".into(),
             ApiError::MethodNotAllowed => "The method is not allowed for this resource.".into(),
             ApiError::EmailTaken => "An account with this email already exists.".into(),
+            ApiError::InvalidToken => {
+                "The link or code is invalid, expired or already used. Ask for a new one.".into()
+            }
+            ApiError::EmailAlreadyVerified => "This email address is already verified.".into(),
+            ApiError::EmailNotVerified => {
+                "Confirm your email address first: follow the link we sent to it.".into()
+            }
             ApiError::PayloadTooLarge { limit } => {
                 format!("The request body exceeds the limit of {limit} bytes.")
             }
@@ -136,14 +152,15 @@ pub struct Problem {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Malformed(_) | ApiError::Validation(_) | ApiError::InvalidImage(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Malformed(_)
+            | ApiError::Validation(_)
+            | ApiError::InvalidImage(_)
+            | ApiError::InvalidToken => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials | ApiError::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            ApiError::CsrfFailed(_) | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::EmailTaken | ApiError::EmailAlreadyVerified => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,

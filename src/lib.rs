@@ -3,11 +3,13 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod foreground;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod openapi;

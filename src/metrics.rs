@@ -1,6 +1,7 @@
 //! Prometheus metrics, served at `GET /metrics`: requests by route and
 //! status, their latency, login outcomes, and the latency of the session
-//! store and the database as the service sees them.
+//! store and the database as the service sees them, and the mail outbox
+//! (queue depth, sent, failed attempts, given up).
 //!
 //! One registry per application (not a global), so that several instances
 //! in one process (the tests) keep their own counts.
@@ -8,8 +9,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// Buckets from 0.1 ms to 10 s.
@@ -27,6 +28,10 @@ pub struct Metrics {
     store_duration: HistogramVec,
     database_duration: Histogram,
     picture_decode_waits: IntCounter,
+    mail_sent: IntCounterVec,
+    mail_send_failures: IntCounter,
+    mail_given_up: IntCounter,
+    mail_queue_depth: IntGauge,
 }
 
 /// How a login attempt ended.
@@ -79,6 +84,26 @@ impl Metrics {
             "picture_decode_waits_total",
             "Picture uploads that waited for a free decode slot (PICTURE_DECODE_CONCURRENCY).",
         )?;
+        let mail_sent = IntCounterVec::new(
+            Opts::new("mail_sent_total", "Messages delivered, by kind."),
+            &["kind"],
+        )?;
+        let mail_send_failures = IntCounter::new(
+            "mail_send_failures_total",
+            "Delivery attempts that failed (each is retried until EMAIL_GIVE_UP_AFTER_SECS).",
+        )?;
+        let mail_given_up = IntCounter::new(
+            "mail_given_up_total",
+            "Messages given up after EMAIL_GIVE_UP_AFTER_SECS of failed attempts.",
+        )?;
+        let mail_queue_depth = IntGauge::new(
+            "mail_queue_depth",
+            "Messages in the outbox neither sent nor given up (all instances).",
+        )?;
+        registry.register(Box::new(mail_sent.clone()))?;
+        registry.register(Box::new(mail_send_failures.clone()))?;
+        registry.register(Box::new(mail_given_up.clone()))?;
+        registry.register(Box::new(mail_queue_depth.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(picture_decode_waits.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
@@ -93,6 +118,10 @@ impl Metrics {
             store_duration,
             database_duration,
             picture_decode_waits,
+            mail_sent,
+            mail_send_failures,
+            mail_given_up,
+            mail_queue_depth,
         })
     }
 
@@ -128,6 +157,22 @@ impl Metrics {
 
     pub fn picture_decode_waited(&self) {
         self.picture_decode_waits.inc();
+    }
+
+    pub fn mail_sent(&self, kind: &str) {
+        self.mail_sent.with_label_values(&[kind]).inc();
+    }
+
+    pub fn mail_send_failed(&self) {
+        self.mail_send_failures.inc();
+    }
+
+    pub fn mail_given_up(&self) {
+        self.mail_given_up.inc();
+    }
+
+    pub fn mail_queue_depth(&self, depth: i64) {
+        self.mail_queue_depth.set(depth);
     }
 
     pub fn database(&self) -> Histogram {

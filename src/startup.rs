@@ -19,25 +19,27 @@ use secrecy::ExposeSecret;
 use crate::accounts::{Accounts, Stores};
 use crate::api::json::JsonLimit;
 use crate::api::{fallback, routes, AppState};
+use crate::auth::address_limit::{AddressLimit, Limited};
 use crate::auth::current::SessionPolicy;
 use crate::auth::passwords::Passwords;
-use crate::auth::registration_limit::RegistrationLimit;
 use crate::auth::sessions::{DbStore, Lifetimes, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
+use crate::background::{spawn_purger, MailWorker};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
+use crate::mail::sender::Sender;
+use crate::mail::transport::Transport;
+use crate::mail::Mailer;
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
 use crate::redis_pool::RedisPool;
 use crate::telemetry::{spawn_blocking_in_span, trace_requests};
 
-/// How often expired rows of the embedded stores are deleted.
-const PURGE_INTERVAL: Duration = Duration::from_secs(300);
-
 pub struct Application {
     port: u16,
     server: Server,
+    mail: MailWorker,
 }
 
 /// The long-lived stores every instance of the app shares (the media
@@ -48,7 +50,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
-    let (sessions, throttle, registrations) = match &settings.stores.redis_url {
+    let (sessions, throttle, registrations, resets) = match &settings.stores.redis_url {
         Some(url) => {
             let redis = RedisPool::connect(url.expose_secret()).await?;
             (
@@ -62,7 +64,8 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                     metrics.clone(),
                 ),
                 LoginThrottle::redis(redis.clone(), settings),
-                RegistrationLimit::redis(redis, settings),
+                AddressLimit::redis(redis.clone(), settings, Limited::Registration),
+                AddressLimit::redis(redis, settings, Limited::PasswordReset),
             )
         }
         None => (
@@ -76,7 +79,8 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                 metrics.clone(),
             ),
             LoginThrottle::database(db.clone(), settings),
-            RegistrationLimit::database(db.clone(), settings),
+            AddressLimit::database(db.clone(), settings, Limited::Registration),
+            AddressLimit::database(db.clone(), settings, Limited::PasswordReset),
         ),
     };
     let hasher_settings = settings.clone();
@@ -84,10 +88,12 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
         .await
         .map_err(|_| anyhow::anyhow!("the blocking pool is shut down"))??;
     Ok(Stores {
+        mailer: Mailer::new(&settings.mail)?,
         db,
         passwords,
         throttle,
         registrations,
+        resets,
         sessions,
         media: None,
         metrics: metrics.clone(),
@@ -125,8 +131,22 @@ impl Application {
             touch_interval: settings.sessions.touch_interval,
         };
         stores.media = Some(MediaStore::open(&settings.stores.media_root)?);
+        let transport = Transport::new(&settings.mail.transport, settings.mail.send_timeout)?;
+        let sender = Sender::new(
+            stores.db.clone(),
+            transport,
+            metrics.clone(),
+            settings.mail.clone(),
+            stores.mailer.wake_handle(),
+        );
         let accounts = Accounts::new(stores, settings.clone());
         spawn_purger(&accounts);
+        // A send in flight at SIGTERM may take its whole timeout.
+        let mail = MailWorker::spawn(
+            accounts.clone(),
+            sender,
+            settings.mail.send_timeout + Duration::from_secs(5),
+        );
         let state = web::Data::new(AppState {
             accounts,
             settings: settings.clone(),
@@ -182,16 +202,19 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, mail })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests, then
+    /// lets the mail sender finish the message it is sending.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.mail.stop().await;
+        served
     }
 
     pub fn server(self) -> Server {
@@ -219,19 +242,4 @@ fn cors(origins: &[String]) -> Cors {
     origins
         .iter()
         .fold(cors, |cors, origin| cors.allowed_origin(origin))
-}
-
-/// Deletes expired rows of the embedded session and throttle stores.
-fn spawn_purger(accounts: &Accounts) {
-    if !accounts.needs_purging() {
-        return;
-    }
-    let accounts = accounts.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(PURGE_INTERVAL);
-        loop {
-            tick.tick().await;
-            accounts.purge_expired().await;
-        }
-    });
 }

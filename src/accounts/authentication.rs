@@ -102,6 +102,11 @@ impl Accounts {
             Err(_) => {}
         }
         let user = result?;
+        // Only after the right password: a wrong one is the usual 401, so
+        // this answer tells nothing to someone who does not know it.
+        if self.settings.mail.require_verification && !user.email_verified {
+            return Err(ApiError::EmailNotVerified);
+        }
         let session = self.start_session(&user, &client).await?;
         Ok(LoggedIn { user, session })
     }

@@ -1,16 +1,27 @@
-//! Periodic clean-up of the embedded stores: expired sessions and login
-//! counters (Redis expires its own keys).
+//! Periodic clean-up: expired sessions and login counters of the embedded
+//! stores (Redis expires its own keys), and on every backend the mail
+//! tokens past their expiry and delivered mail older than a week.
 
 use super::Accounts;
+use crate::db::{email_tokens, outbox};
+
+/// How long a sent or given-up message's row (no body) is kept.
+const KEEP_FINISHED_MAIL: chrono::Duration = chrono::Duration::days(7);
 
 impl Accounts {
-    /// Whether there is anything to purge in this configuration.
-    pub fn needs_purging(&self) -> bool {
-        self.sessions.database_store().is_some()
-    }
-
     /// Deletes expired rows; failures are logged and retried next time.
     pub async fn purge_expired(&self) {
+        let now = crate::db::now();
+        let purged = self
+            .db
+            .run(move |conn| {
+                email_tokens::delete_expired(conn, now)?;
+                outbox::delete_finished(conn, now - KEEP_FINISHED_MAIL)
+            })
+            .await;
+        if let Err(e) = purged {
+            tracing::warn!(error = %e, "could not purge expired mail tokens and sent mail");
+        }
         let Some(store) = self.sessions.database_store() else {
             return;
         };

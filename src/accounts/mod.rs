@@ -1,5 +1,5 @@
 //! The use cases: one module per capability, each plain async Rust over
-//! the stores (database, sessions, password hasher, throttle, media). The
+//! the stores (database, sessions, password hasher, throttle, media, mail). The
 //! HTTP layer (`api/`) extracts a request, calls one of these and turns the
 //! result into a response; every rule that is not about HTTP lives here.
 //!
@@ -8,10 +8,14 @@
 //! case.
 
 mod authentication;
+mod email_change;
+mod email_verification;
 mod housekeeping;
+mod mailing;
 mod me;
 mod operations;
 mod password;
+mod password_reset;
 mod pictures;
 mod profile;
 mod registration;
@@ -22,20 +26,22 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 pub use authentication::{Client, Credentials, LoggedIn, NewSession};
+pub use email_change::EmailChange;
 pub use me::MeEdit;
 pub use password::PasswordChange;
 pub use pictures::MediaFile;
 pub use profile::ProfileEdit;
-pub use registration::Registration;
+pub use registration::{Registration, SignedUp};
 pub use sessions::SessionListing;
 
+use crate::auth::address_limit::AddressLimit;
 use crate::auth::passwords::Passwords;
-use crate::auth::registration_limit::RegistrationLimit;
 use crate::auth::sessions::{Lifetimes, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::FieldErrors;
+use crate::mail::Mailer;
 use crate::media::{MediaStore, PictureRules};
 use crate::metrics::Metrics;
 
@@ -44,8 +50,10 @@ pub struct Accounts {
     db: Db,
     passwords: Passwords,
     throttle: LoginThrottle,
-    registrations: RegistrationLimit,
+    registrations: AddressLimit,
+    resets: AddressLimit,
     sessions: Sessions,
+    mailer: Mailer,
     /// `None` for the command-line tools, which never touch pictures.
     media: Option<MediaStore>,
     metrics: Metrics,
@@ -60,8 +68,10 @@ pub struct Stores {
     pub db: Db,
     pub passwords: Passwords,
     pub throttle: LoginThrottle,
-    pub registrations: RegistrationLimit,
+    pub registrations: AddressLimit,
+    pub resets: AddressLimit,
     pub sessions: Sessions,
+    pub mailer: Mailer,
     pub media: Option<MediaStore>,
     pub metrics: Metrics,
 }
@@ -73,7 +83,9 @@ impl Accounts {
             passwords: stores.passwords,
             throttle: stores.throttle,
             registrations: stores.registrations,
+            resets: stores.resets,
             sessions: stores.sessions,
+            mailer: stores.mailer,
             media: stores.media,
             metrics: stores.metrics,
             decodes: Arc::new(Semaphore::new(settings.limits.picture_decode_concurrency)),

@@ -1,13 +1,18 @@
-//! Changing one's password: `POST /accounts/password/change`.
+//! Changing one's password: `POST /accounts/password/change`. Every reset
+//! link still out is void, and a notice goes to the account's address.
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{push, Accounts};
+use diesel::Connection;
+
+use super::{mailing, push, Accounts};
 use crate::auth::passwords::Verified;
+use crate::db::email_tokens::{self, Purpose};
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
 use crate::error::{ApiError, FieldErrors};
 use crate::foreground;
+use crate::mail::Mail;
 
 const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
@@ -92,9 +97,27 @@ impl Accounts {
         }
         let hash = self.passwords.hash(new).await?;
         let id = user.id;
+        let mailer = self.mailer.clone();
+        // The new hash, the end of every reset link and the notice: one
+        // transaction.
         self.db
-            .run(move |conn| users::set_password(conn, id, hash))
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let now = crate::db::now();
+                    users::set_password(conn, id, hash)?;
+                    email_tokens::void(conn, id, &[Purpose::PasswordReset], now)?;
+                    mailing::write(
+                        conn,
+                        &mailer,
+                        &user,
+                        &user.email,
+                        &Mail::PasswordChanged,
+                        now,
+                    )
+                })
+            })
             .await?;
+        self.mailer.wake();
         self.sessions
             .revoke_others(id, keep_session.as_deref().unwrap_or_default())
             .await

@@ -1,14 +1,21 @@
 //! Registration: `POST /accounts/register`, and `accounts createsuperuser`.
+//!
+//! A self-service registration mails a verification link to the new
+//! address. With `REQUIRE_EMAIL_VERIFICATION` it starts no session and
+//! answers the same whether the email was free or taken (the owner of a
+//! taken one is told by mail instead), so it reveals nothing.
 
 use secrecy::SecretString;
 
 use super::authentication::Client;
-use super::{push, Accounts, LoggedIn};
+use super::{mailing, push, Accounts, LoggedIn};
+use crate::db::email_tokens::Purpose;
 use crate::db::models::{NewUser, User};
-use crate::db::users;
+use crate::db::{outbox, users};
 use crate::domain::{parse_name, parse_username, Email};
 use crate::error::{ApiError, FieldErrors};
 use crate::foreground;
+use crate::mail::Mail;
 
 /// What a registration asks for, as received.
 pub struct Registration {
@@ -24,6 +31,14 @@ pub struct Registration {
     pub logs_in: bool,
 }
 
+/// How a self-service registration ended.
+pub enum SignedUp {
+    LoggedIn(LoggedIn),
+    /// `REQUIRE_EMAIL_VERIFICATION`: mail went out (to a new account, or
+    /// a notice to the owner of a taken address); nothing else is said.
+    CheckYourEmail,
+}
+
 /// A registration whose every field keeps its rules.
 struct Valid {
     email: Email,
@@ -37,21 +52,89 @@ impl Accounts {
     /// Registers a user through the API and logs them in as `client`.
     /// Attempts that get as far as the email check count against the
     /// address's registration limit (`REGISTRATIONS_PER_IP`).
-    pub async fn sign_up(&self, input: Registration, client: Client) -> Result<LoggedIn, ApiError> {
+    pub async fn sign_up(&self, input: Registration, client: Client) -> Result<SignedUp, ApiError> {
         let _password_work = foreground::PasswordWork::begin();
         client.check()?;
         let valid = self.validate(input).await?;
         self.registrations.count(&client.ip).await?;
-        let user = self.create(valid).await?;
+        if self.settings.mail.require_verification {
+            self.sign_up_unseen(valid).await?;
+            return Ok(SignedUp::CheckYourEmail);
+        }
+        let user = self.create(valid, true).await?;
         let session = self.start_session(&user, &client).await?;
-        Ok(LoggedIn { user, session })
+        Ok(SignedUp::LoggedIn(LoggedIn { user, session }))
     }
 
     /// Validates every field (all problems at once), then creates the user
-    /// and its profile. A taken email is 409 however the race is run.
+    /// and its profile, its address taken as verified (an operator vouches
+    /// for it). A taken email is 409 however the race is run.
     pub async fn register(&self, input: Registration) -> Result<User, ApiError> {
         let valid = self.validate(input).await?;
-        self.create(valid).await
+        self.create(valid, false).await
+    }
+
+    /// Registration that reveals nothing: a new email gets an account and
+    /// a verification link; a taken one costs the same hash, and its owner
+    /// gets a new verification link (not yet verified) or a "someone tried
+    /// to sign up with your address" notice (at most one per resend
+    /// interval).
+    async fn sign_up_unseen(&self, valid: Valid) -> Result<(), ApiError> {
+        let canonical = valid.email.canonical();
+        let probe = canonical.clone();
+        let taken = self
+            .db
+            .run(move |conn| users::email_exists(conn, &probe))
+            .await?;
+        if !taken {
+            match self.create(valid, true).await {
+                Err(ApiError::EmailTaken) => {}
+                other => return other.map(drop),
+            }
+        } else {
+            // The same Argon2 work as a new account's hash.
+            self.passwords.hash(valid.input.password).await?;
+        }
+        let mailer = self.mailer.clone();
+        let interval = self.settings.mail.resend_interval;
+        self.db
+            .run(move |conn| {
+                diesel::Connection::transaction(conn, |conn| {
+                    let Some(owner) = users::find_by_email(conn, &canonical)? else {
+                        return Ok(());
+                    };
+                    let now = crate::db::now();
+                    let to = owner.email.clone();
+                    if !owner.email_verified {
+                        if let Some(token) = mailing::issue_token(
+                            conn,
+                            &mailer,
+                            &owner,
+                            &to,
+                            Purpose::EmailVerification,
+                            now,
+                        )? {
+                            mailing::write(
+                                conn,
+                                &mailer,
+                                &owner,
+                                &to,
+                                &Mail::EmailVerification { token: &token },
+                                now,
+                            )?;
+                        }
+                        return Ok(());
+                    }
+                    let since = now - chrono::Duration::from_std(interval).unwrap_or_default();
+                    if !outbox::written_since(conn, Mail::SignupAttempt.kind(), &to, since)? {
+                        mailing::write(conn, &mailer, &owner, &to, &Mail::SignupAttempt, now)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        self.mailer.wake();
+        Ok(())
     }
 
     async fn validate(&self, input: Registration) -> Result<Valid, ApiError> {
@@ -94,7 +177,10 @@ impl Accounts {
         })
     }
 
-    async fn create(&self, valid: Valid) -> Result<User, ApiError> {
+    /// Creates the user; a self-service one (`self_service`) has its
+    /// address unverified and is mailed a verification link in the same
+    /// transaction.
+    async fn create(&self, valid: Valid, self_service: bool) -> Result<User, ApiError> {
         let Valid {
             email,
             username,
@@ -126,8 +212,41 @@ impl Accounts {
             is_staff: input.is_staff,
             is_superuser: input.is_superuser,
             date_joined: now,
-            last_login: input.logs_in.then_some(now),
+            last_login: (input.logs_in && !self.settings.mail.require_verification).then_some(now),
+            email_verified: !self_service,
         };
-        self.db.run(move |conn| users::create(conn, new)).await
+        let mailer = self.mailer.clone();
+        let user = self
+            .db
+            .run(move |conn| {
+                users::create(conn, new, |conn, user| {
+                    if self_service {
+                        let to = user.email.clone();
+                        if let Some(token) = mailing::issue_token(
+                            conn,
+                            &mailer,
+                            user,
+                            &to,
+                            Purpose::EmailVerification,
+                            now,
+                        )? {
+                            mailing::write(
+                                conn,
+                                &mailer,
+                                user,
+                                &to,
+                                &Mail::EmailVerification { token: &token },
+                                now,
+                            )?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        if self_service {
+            self.mailer.wake();
+        }
+        Ok(user)
     }
 }

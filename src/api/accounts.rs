@@ -7,9 +7,9 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use super::json::ApiJson;
 use super::responses::{CsrfFailed, InvalidBody, NotAuthenticated, PayloadTooLarge};
-use super::schemas::{AuthResponse, CsrfResponse, LoginRequest, RegisterRequest};
+use super::schemas::{Accepted, AuthResponse, CsrfResponse, LoginRequest, RegisterRequest};
 use super::AppState;
-use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration};
+use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration, SignedUp};
 use crate::auth::current::{Authenticated, PersistentCookie};
 use crate::auth::sessions::{ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY, REMEMBER_KEY};
 use crate::auth::tokens::csrf_token;
@@ -53,13 +53,18 @@ pub async fn get_csrf(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 
 /// Register
 ///
-/// Creates the account (with an empty profile) and logs it in: browser
-/// clients get the session cookie, app clients a Bearer token.
+/// Creates the account (with an empty profile), mails a verification link
+/// to its address, and logs it in: browser clients get the session cookie,
+/// app clients a Bearer token. With `REQUIRE_EMAIL_VERIFICATION=true` it
+/// answers 202 instead, with no user, session or token, whether the email
+/// was new or already registered (its owner is told by mail), so
+/// registration reveals nothing.
 #[utoipa::path(
     post, path = "/accounts/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered and logged in", body = AuthResponse),
+        (status = 201, description = "Registered and logged in; a verification link was mailed", body = AuthResponse),
+        (status = 202, description = "`REQUIRE_EMAIL_VERIFICATION=true`: the same answer for a new and a registered email; the link (or a notice to the owner) was mailed", body = Accepted),
         InvalidBody,
         (status = 403, description = "`csrf_failed`: a session cookie was sent without a matching `X-CSRFToken`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
@@ -86,8 +91,14 @@ pub async fn register(
         is_superuser: false,
         logs_in: true,
     };
-    let logged_in = state.accounts.sign_up(registration, client).await?;
-    Ok(HttpResponse::Created().json(respond(&req, &session, logged_in)?))
+    match state.accounts.sign_up(registration, client).await? {
+        SignedUp::LoggedIn(logged_in) => {
+            Ok(HttpResponse::Created().json(respond(&req, &session, logged_in)?))
+        }
+        SignedUp::CheckYourEmail => Ok(HttpResponse::Accepted().json(Accepted::new(
+            "Check your email: we sent a message to the address you entered.",
+        ))),
+    }
 }
 
 /// Log in
@@ -101,7 +112,7 @@ pub async fn register(
         (status = 200, description = "Logged in", body = AuthResponse),
         InvalidBody,
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password and inactive account alike", body = Problem, content_type = "application/problem+json"),
-        CsrfFailed,
+        (status = 403, description = "`csrf_failed`; or `email_not_verified`: `REQUIRE_EMAIL_VERIFICATION=true` and the right password for an account whose address is not verified yet", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: `LOGIN_FAILURES_PER_ACCOUNT` failures for this email, or `LOGIN_FAILURES_PER_IP` from this address, within `LOGIN_FAILURE_WINDOW_SECS` (or, rarely, attempts for this email still in flight after `LOGIN_IN_FLIGHT_WAIT_SECS`: retry in a second); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
     )

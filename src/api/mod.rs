@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod current_user;
 pub mod docs;
+pub mod email_change;
+pub mod email_verification;
 pub mod fallback;
 pub mod health;
 pub mod json;
@@ -11,6 +13,7 @@ pub mod me;
 pub mod media;
 pub mod multipart;
 pub mod password;
+pub mod password_reset;
 pub mod profile;
 pub mod responses;
 pub mod routes;

@@ -56,3 +56,13 @@ pub struct NotFound(Problem);
     content_type = "application/problem+json"
 )]
 pub struct PayloadTooLarge(Problem);
+
+/// A mailed token that is unknown, spent, expired or for another purpose:
+/// all the same answer.
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "`invalid_token`: unknown, already used, expired or for another purpose (all alike); or `validation_failed`, `malformed_request`",
+    content_type = "application/problem+json"
+)]
+pub struct InvalidToken(Problem);

@@ -8,7 +8,10 @@
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
-use super::{accounts, docs, fallback, health, me, media, password, profile, sessions};
+use super::{
+    accounts, docs, email_change, email_verification, fallback, health, me, media, password,
+    password_reset, profile, sessions,
+};
 
 /// One path's methods, collected so that the 405 can name them.
 struct Endpoint {
@@ -72,6 +75,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .on(Method::PUT, profile::put_picture)
             .on(Method::DELETE, profile::delete_picture),
         endpoint("/accounts/password/change").on(Method::POST, password::change_password),
+        endpoint("/accounts/password/reset").on(Method::POST, password_reset::request_reset),
+        endpoint("/accounts/password/reset/confirm")
+            .on(Method::POST, password_reset::confirm_reset),
+        endpoint("/accounts/email/verification")
+            .on(Method::POST, email_verification::send_verification),
+        endpoint("/accounts/email/verify").on(Method::POST, email_verification::verify),
+        endpoint("/accounts/email/change").on(Method::POST, email_change::request_change),
+        endpoint("/accounts/email/change/confirm").on(Method::POST, email_change::confirm_change),
         endpoint("/accounts/sessions").get(sessions::list_sessions),
         endpoint("/accounts/sessions/{id}").on(Method::DELETE, sessions::revoke_session),
         endpoint("/healthz").get(health::healthz),

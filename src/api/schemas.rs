@@ -30,6 +30,9 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 pub struct UserOut {
     pub id: i32,
     pub email: String,
+    /// Whether the address is proven the user's: a verification or an
+    /// email-change link was followed.
+    pub email_verified: bool,
     pub username: String,
     pub first_name: String,
     pub last_name: String,
@@ -51,6 +54,7 @@ impl From<&crate::auth::sessions::SessionUser> for UserOut {
         UserOut {
             id: u.id,
             email: u.email.clone(),
+            email_verified: u.email_verified,
             username: u.username.clone(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
@@ -148,6 +152,55 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub last_name: Option<String>,
+}
+
+/// Accepted: mail will be sent (or, where the contract says so, nothing
+/// said about whether it will).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"detail": "If an account uses that address, we have sent it a link to reset the password."}))]
+pub struct Accepted {
+    pub detail: String,
+}
+
+impl Accepted {
+    pub fn new(detail: &str) -> Self {
+        Accepted {
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com"}))]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJz", "new_password": "a new and longer passphrase"}))]
+pub struct PasswordResetConfirm {
+    /// The token from the message (the link's `token` parameter).
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJz"}))]
+pub struct TokenRequest {
+    /// The token from the message (the link's `token` parameter).
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"new_email": "ada@example.org", "password": "correct horse battery staple"}))]
+pub struct EmailChangeRequest {
+    pub new_email: String,
+    /// The account's current password.
+    pub password: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

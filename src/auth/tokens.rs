@@ -74,3 +74,32 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
+
+/// A token mailed to a user (password reset, email verification, email
+/// change): 32 bytes (256 bits) straight from the operating system's
+/// CSPRNG, URL-safe base64 (43 characters, no padding).
+pub fn mail_token() -> Result<String, rand::rand_core::OsError> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What a mailed token is stored and looked up as: its SHA-256, in hex. A
+/// token has 256 random bits, so a fast hash is enough (there is nothing
+/// to guess), and a copy of the table holds no usable token.
+pub fn mail_token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `token` could be one `mail_token` made; anything else is
+/// refused before a query.
+pub fn looks_like_mail_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -8,6 +8,7 @@
 mod env;
 mod http;
 mod limits;
+mod mail;
 mod passwords;
 mod server;
 mod sessions;
@@ -16,6 +17,7 @@ mod throttle;
 
 pub use http::{HttpSettings, SameSite};
 pub use limits::Limits;
+pub use mail::{Links, MailSettings, MailTransport, SmtpRelay, SmtpSecurity};
 pub use passwords::PasswordSettings;
 pub use server::{LogFormat, ServerSettings};
 pub use sessions::SessionSettings;
@@ -33,6 +35,7 @@ pub struct Settings {
     pub limits: Limits,
     pub passwords: PasswordSettings,
     pub throttle: ThrottleSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,7 @@ impl Settings {
             limits: Limits::read(&env)?,
             passwords: PasswordSettings::read(&env)?,
             throttle: ThrottleSettings::read(&env)?,
+            mail: MailSettings::read(&env)?,
             server,
         };
         if settings.http.uses_development_key() {
@@ -152,6 +156,15 @@ mod tests {
             ),
             ("MAX_PICTURE_PIXELS", "0", "MAX_PICTURE_PIXELS"),
             ("COOKIE_SAMESITE", "none", "COOKIE_SECURE"),
+            ("EMAIL_URL", "http://mail", "EMAIL_URL"),
+            ("EMAIL_FROM", "not a mailbox", "EMAIL_FROM"),
+            ("PASSWORD_RESET_URL", "https://x/reset", "{token}"),
+            ("PASSWORD_RESETS_PER_IP", "0", "PASSWORD_RESETS_PER_IP"),
+            (
+                "REQUIRE_EMAIL_VERIFICATION",
+                "maybe",
+                "REQUIRE_EMAIL_VERIFICATION",
+            ),
         ] {
             let err = from(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(says), "{name}={value}: {err}");

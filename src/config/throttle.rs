@@ -19,6 +19,9 @@ pub struct ThrottleSettings {
     /// allowed from one address per window.
     pub registrations_per_ip: u32,
     pub registration_window: Duration,
+    /// Password-reset requests allowed from one address per window.
+    pub password_resets_per_ip: u32,
+    pub password_reset_window: Duration,
 }
 
 impl ThrottleSettings {
@@ -30,6 +33,8 @@ impl ThrottleSettings {
             login_in_flight_wait: env.secs("LOGIN_IN_FLIGHT_WAIT_SECS", 10)?,
             registrations_per_ip: env.parse("REGISTRATIONS_PER_IP", 50)?,
             registration_window: env.secs("REGISTRATION_WINDOW_SECS", 3600)?,
+            password_resets_per_ip: env.parse("PASSWORD_RESETS_PER_IP", 20)?,
+            password_reset_window: env.secs("PASSWORD_RESET_WINDOW_SECS", 3600)?,
         };
         if settings.login_failure_window.is_zero()
             || settings.login_failures_per_account == 0
@@ -48,6 +53,11 @@ impl ThrottleSettings {
         if settings.registration_window.is_zero() || settings.registrations_per_ip == 0 {
             return Err(ConfigError(
                 "REGISTRATION_WINDOW_SECS and REGISTRATIONS_PER_IP must be positive".into(),
+            ));
+        }
+        if settings.password_reset_window.is_zero() || settings.password_resets_per_ip == 0 {
+            return Err(ConfigError(
+                "PASSWORD_RESET_WINDOW_SECS and PASSWORD_RESETS_PER_IP must be positive".into(),
             ));
         }
         Ok(settings)

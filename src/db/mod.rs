@@ -16,9 +16,12 @@ macro_rules! on_backend {
     };
 }
 
+pub mod email_tokens;
 pub mod login_failures;
 pub mod models;
+pub mod outbox;
 pub mod profiles;
+pub mod reset_requests;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -21,6 +21,7 @@ pub struct User {
     pub is_superuser: bool,
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -37,6 +38,7 @@ pub struct NewUser {
     pub is_superuser: bool,
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
+    pub email_verified: bool,
 }
 
 /// The fields `PATCH /accounts/me` may change; `None` leaves one as it is.

@@ -16,31 +16,40 @@ pub enum Conflict {
     Username,
 }
 
-/// Inserts the user and an empty profile in one transaction. Like the other
-/// queries of the login and registration paths, it runs on the concrete
-/// backend (`on_backend!`), where diesel caches prepared statements: through
-/// the two-backend connection every call was parsed and planned afresh, and
-/// PostgreSQL's share of a registration flood's CPU was 6%.
-pub fn create(conn: &mut DbConnection, new: NewUser) -> Result<User, ApiError> {
-    let result = crate::on_backend!(conn, |c| c.transaction(|c| {
-        let user: User = diesel::insert_into(users::table)
-            .values(&new)
-            .returning(User::as_returning())
-            .get_result(c)?;
-        diesel::insert_into(profiles::table)
-            .values(Profile {
-                user_id: user.id,
-                portfolio_site: String::new(),
-                bio: String::new(),
-                profile_pic: None,
-            })
-            .execute(c)?;
-        Ok::<_, DieselError>(user)
-    }));
-    result.map_err(|e| match conflict(&e) {
-        Some(Conflict::Email) => ApiError::EmailTaken,
-        Some(Conflict::Username) => username_taken(),
-        None => e.into(),
+/// Inserts the user and an empty profile, then runs `and_then` (the
+/// verification mail), all in one transaction. Like the other queries of
+/// the login and registration paths, the inserts run on the concrete
+/// backend (`on_backend!`), where diesel caches prepared statements:
+/// through the two-backend connection every call was parsed and planned
+/// afresh, and PostgreSQL's share of a registration flood's CPU was 6%.
+pub fn create(
+    conn: &mut DbConnection,
+    new: NewUser,
+    and_then: impl FnOnce(&mut DbConnection, &User) -> Result<(), ApiError>,
+) -> Result<User, ApiError> {
+    conn.transaction(|conn| {
+        let inserted = crate::on_backend!(conn, |c| {
+            let user: User = diesel::insert_into(users::table)
+                .values(&new)
+                .returning(User::as_returning())
+                .get_result(c)?;
+            diesel::insert_into(profiles::table)
+                .values(Profile {
+                    user_id: user.id,
+                    portfolio_site: String::new(),
+                    bio: String::new(),
+                    profile_pic: None,
+                })
+                .execute(c)?;
+            Ok::<_, DieselError>(user)
+        });
+        let user = inserted.map_err(|e| match conflict(&e) {
+            Some(Conflict::Email) => ApiError::EmailTaken,
+            Some(Conflict::Username) => username_taken(),
+            None => e.into(),
+        })?;
+        and_then(conn, &user)?;
+        Ok(user)
     })
 }
 
@@ -111,6 +120,38 @@ pub fn set_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<()
         .set(users::password.eq(hash))
         .execute(conn)?;
     Ok(())
+}
+
+pub fn mark_email_verified(conn: &mut DbConnection, id: i32) -> Result<User, ApiError> {
+    let target = users::table.find(id);
+    Ok(crate::on_backend!(conn, |c| diesel::update(target)
+        .set(users::email_verified.eq(true))
+        .returning(User::as_returning())
+        .get_result(c))?)
+}
+
+/// Gives the user a new, verified address; `EmailTaken` if another
+/// account has it.
+pub fn change_email(
+    conn: &mut DbConnection,
+    id: i32,
+    email: &str,
+    canonical: &str,
+) -> Result<User, ApiError> {
+    let target = users::table.find(id);
+    let changes = (
+        users::email.eq(email),
+        users::email_canonical.eq(canonical),
+        users::email_verified.eq(true),
+    );
+    crate::on_backend!(conn, |c| diesel::update(target)
+        .set(changes)
+        .returning(User::as_returning())
+        .get_result(c))
+    .map_err(|e| match conflict(&e) {
+        Some(Conflict::Email) => ApiError::EmailTaken,
+        _ => e.into(),
+    })
 }
 
 fn username_taken() -> ApiError {

@@ -52,6 +52,9 @@ pub struct SessionUser {
     pub is_active: bool,
     pub date_joined: chrono::NaiveDateTime,
     pub last_login: Option<chrono::NaiveDateTime>,
+    /// Absent in a copy cached before v2: read as not verified.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl From<&crate::db::models::User> for SessionUser {
@@ -66,6 +69,7 @@ impl From<&crate::db::models::User> for SessionUser {
             is_active: u.is_active,
             date_joined: u.date_joined,
             last_login: u.last_login,
+            email_verified: u.email_verified,
         }
     }
 }
@@ -227,6 +231,12 @@ impl Sessions {
             Backend::Redis(s) => s.revoke_others(user_id, keep).await,
             Backend::Database(s) => s.revoke_others(user_id, keep).await,
         }
+    }
+
+    /// Ends every session of the user (a password reset).
+    pub async fn revoke_all(&self, user_id: i32) -> Result<(), ApiError> {
+        // No public id is empty, so none is kept.
+        self.revoke_others(user_id, "").await
     }
 
     /// Refreshes the cached copy of the user that sessions are loaded with

@@ -307,6 +307,23 @@ impl LoginThrottle {
         }
     }
 
+    /// Forgets the account's failures (a password reset: its owner proved
+    /// control of the address, so a lockout must not keep them out). The
+    /// addresses' counts stay.
+    pub async fn clear_account(&self, email_canonical: &str) -> Result<(), ApiError> {
+        let account = counter_key("email", email_canonical);
+        match &self.counters {
+            Counters::Redis { redis, prefix } => {
+                let _: i64 = redis::cmd("DEL")
+                    .arg(format!("{prefix}login_failures:{account}"))
+                    .query_async(&mut redis.get().await?)
+                    .await?;
+                Ok(())
+            }
+            Counters::Database(db) => db.run(move |conn| rows::clear(conn, &account)).await,
+        }
+    }
+
     /// Deletes expired database counters; run periodically by the server.
     pub async fn purge_expired(&self) -> Result<usize, ApiError> {
         match &self.counters {

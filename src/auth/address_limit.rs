@@ -1,8 +1,10 @@
-//! Registrations per address: at most `REGISTRATIONS_PER_IP` attempts in a
-//! fixed window of `REGISTRATION_WINDOW_SECS` from one address, so one
-//! client can neither create accounts without end nor probe which emails
-//! exist through 409. Counters live in Redis when configured (every
-//! instance sees them), in the database otherwise.
+//! Attempts per client address in a fixed window, for the unauthenticated
+//! requests that cost us work or mail: registrations (`REGISTRATIONS_PER_IP`
+//! per `REGISTRATION_WINDOW_SECS`, so one client can neither create accounts
+//! without end nor probe which emails exist through 409) and password-reset
+//! requests (`PASSWORD_RESETS_PER_IP` per `PASSWORD_RESET_WINDOW_SECS`).
+//! Counters live in Redis when configured (every instance sees them), in
+//! the database otherwise.
 
 use std::time::Duration;
 
@@ -22,10 +24,19 @@ enum Counters {
 }
 
 #[derive(Clone)]
-pub struct RegistrationLimit {
+pub struct AddressLimit {
     counters: Counters,
+    /// Keeps each limit's counters apart.
+    scope: &'static str,
     per_ip: u32,
     window: Duration,
+}
+
+/// Which limit: each has its own counters and settings.
+#[derive(Clone, Copy)]
+pub enum Limited {
+    Registration,
+    PasswordReset,
 }
 
 /// Counts one attempt, opening the window with the first. KEYS[1]: the
@@ -42,34 +53,44 @@ static COUNT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     )
 });
 
-impl RegistrationLimit {
-    pub fn redis(redis: RedisPool, settings: &Settings) -> Self {
+impl AddressLimit {
+    pub fn redis(redis: RedisPool, settings: &Settings, which: Limited) -> Self {
         let prefix = settings.stores.redis_key_prefix.clone();
-        Self::with(Counters::Redis { redis, prefix }, settings)
+        Self::with(Counters::Redis { redis, prefix }, settings, which)
     }
 
-    pub fn database(db: Db, settings: &Settings) -> Self {
-        Self::with(Counters::Database(db), settings)
+    pub fn database(db: Db, settings: &Settings, which: Limited) -> Self {
+        Self::with(Counters::Database(db), settings, which)
     }
 
-    fn with(counters: Counters, settings: &Settings) -> Self {
-        RegistrationLimit {
+    fn with(counters: Counters, settings: &Settings, which: Limited) -> Self {
+        let t = &settings.throttle;
+        let (scope, per_ip, window) = match which {
+            Limited::Registration => ("register-ip", t.registrations_per_ip, t.registration_window),
+            Limited::PasswordReset => (
+                "reset-ip",
+                t.password_resets_per_ip,
+                t.password_reset_window,
+            ),
+        };
+        AddressLimit {
             counters,
-            per_ip: settings.throttle.registrations_per_ip,
-            window: settings.throttle.registration_window,
+            scope,
+            per_ip,
+            window,
         }
     }
 
-    /// Counts a registration attempt from `ip`; `TooManyAttempts` (with the
-    /// seconds until the window ends) once the address is over its limit.
+    /// Counts an attempt from `ip`; `TooManyAttempts` (with the seconds
+    /// until the window ends) once the address is over its limit.
     pub async fn count(&self, ip: &str) -> Result<(), ApiError> {
-        let key = counter_key("register-ip", ip);
+        let key = counter_key(self.scope, ip);
         let limit = self.per_ip;
         let window = self.window;
         let left_ms: i64 = match &self.counters {
             Counters::Redis { redis, prefix } => {
                 COUNT
-                    .key(format!("{prefix}registrations:{key}"))
+                    .key(format!("{prefix}limits:{key}"))
                     .arg(limit)
                     .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
                     .invoke_async(&mut redis.get().await?)

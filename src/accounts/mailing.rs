@@ -1,0 +1,63 @@
+//! Writing mail from inside a use case's transaction: a fresh token (at
+//! most one per user and purpose each `EMAIL_RESEND_INTERVAL_SECS`) and the
+//! message that carries it, or a notice. Both only write rows; the sender
+//! delivers them after the transaction commits.
+
+use chrono::NaiveDateTime;
+
+use crate::auth::tokens::{mail_token, mail_token_hash};
+use crate::db::email_tokens::{self, Purpose};
+use crate::db::models::User;
+use crate::db::{outbox, DbConnection};
+use crate::error::ApiError;
+use crate::mail::{Mail, Mailer};
+
+/// Issues a token of `purpose` for `user`, to be sent to `to` (older
+/// unspent tokens of that purpose are void), and returns it for the
+/// message that carries it (`write`). `None`, and nothing issued, when one
+/// was sent within the resend interval.
+pub(super) fn issue_token(
+    conn: &mut DbConnection,
+    mailer: &Mailer,
+    user: &User,
+    to: &str,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> Result<Option<String>, ApiError> {
+    let settings = mailer.settings();
+    let since = now - chrono::Duration::from_std(settings.resend_interval).unwrap_or_default();
+    if email_tokens::issued_since(conn, user.id, purpose, since)? {
+        return Ok(None);
+    }
+    let ttl = match purpose {
+        Purpose::PasswordReset => settings.reset_ttl,
+        Purpose::EmailVerification => settings.verify_ttl,
+        Purpose::EmailChange => settings.change_ttl,
+    };
+    let token = mail_token()
+        .map_err(|e| ApiError::internal(format!("the OS random source failed: {e}")))?;
+    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    email_tokens::issue(
+        conn,
+        &mail_token_hash(&token),
+        user.id,
+        purpose,
+        to,
+        now,
+        expires_at,
+    )?;
+    Ok(Some(token))
+}
+
+/// Writes `mail` for `user` to `to` into the outbox.
+pub(super) fn write(
+    conn: &mut DbConnection,
+    mailer: &Mailer,
+    user: &User,
+    to: &str,
+    mail: &Mail<'_>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let message = mailer.compose(mail, user, to, now)?;
+    outbox::enqueue(conn, &message)
+}

@@ -1,0 +1,62 @@
+//! What each instance runs beside its HTTP server: the purge of expired
+//! rows, and the mail worker (reset requests turned into messages, then
+//! the outbox delivered).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::accounts::Accounts;
+use crate::mail::sender::Sender;
+
+/// How often expired rows of the embedded stores are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Deletes expired rows (sessions and counters of the embedded stores,
+/// spent tokens, delivered mail).
+pub fn spawn_purger(accounts: &Accounts) {
+    let accounts = accounts.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            accounts.purge_expired().await;
+        }
+    });
+}
+
+/// The mail worker of this instance, and how to stop it.
+pub struct MailWorker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    /// How long `stop` waits for a send in flight.
+    grace: Duration,
+}
+
+impl MailWorker {
+    pub fn spawn(accounts: Accounts, sender: Sender, grace: Duration) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = actix_web::rt::spawn(async move {
+            while !*stopped.borrow() {
+                if let Err(e) = accounts.prepare_reset_mail().await {
+                    tracing::warn!(error = %e, "reset requests not handled yet; will retry");
+                }
+                if let Err(e) = sender.deliver_due(&stopped).await {
+                    tracing::warn!(error = %e, "mail delivery paused; will retry");
+                }
+                sender.refresh_depth().await;
+                sender.idle(&mut stopped).await;
+            }
+        });
+        MailWorker { stop, task, grace }
+    }
+
+    /// Stops after the message being sent (if any) is sent and marked.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(self.grace, self.task).await.is_err() {
+            tracing::warn!("the mail worker did not stop in time; its claimed mail is sent again after the lease");
+        }
+    }
+}
