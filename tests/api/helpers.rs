@@ -109,6 +109,12 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
             dir.path().join("media").display().to_string(),
         ),
         ("REDIS_KEY_PREFIX".into(), prefix.clone()),
+        // The embedded default writes mail as files: into this test's
+        // directory, never the checkout's ./data.
+        (
+            "EMAIL_FILE_DIR".into(),
+            dir.path().join("outbox").display().to_string(),
+        ),
     ]);
     match backend {
         Backend::Sqlite => {

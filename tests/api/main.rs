@@ -4,6 +4,7 @@
 
 mod helpers;
 mod images;
+mod smtp;
 
 mod bad_input;
 mod browsers;
@@ -15,6 +16,7 @@ mod logout;
 mod me;
 mod openapi;
 mod operations;
+mod password_reset;
 mod picture_uploads;
 mod profile;
 mod register;
