@@ -3,7 +3,6 @@
 //! `POST /accounts/email/change/confirm` (spends the token: the account
 //! takes the new, now verified, address; the old one is told).
 
-use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{mailing, Accounts};
@@ -94,7 +93,7 @@ impl Accounts {
         let written = self
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     if users::email_exists(conn, &new_email.canonical())? {
                         return Err(ApiError::EmailTaken);
                     }
@@ -134,7 +133,7 @@ impl Accounts {
         let user = self
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     let found = email_tokens::find_live(conn, &hash, Purpose::EmailChange, now)?
                         .ok_or(ApiError::InvalidToken)?;

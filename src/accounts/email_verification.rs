@@ -3,8 +3,6 @@
 //! (`POST /accounts/email/verify`, no session needed: the link may be
 //! opened on another device).
 
-use diesel::Connection;
-
 use super::password_reset::same_address;
 use super::{mailing, Accounts};
 use crate::auth::sessions::SessionUser;
@@ -30,7 +28,7 @@ impl Accounts {
         let written = self
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let (to, now) = (user.email.clone(), crate::db::now());
                     let Some(token) = mailing::issue_token(
                         conn,
@@ -71,7 +69,7 @@ impl Accounts {
         let user = self
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     let found =
                         email_tokens::find_live(conn, &hash, Purpose::EmailVerification, now)?

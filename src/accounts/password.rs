@@ -3,8 +3,6 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use diesel::Connection;
-
 use super::{mailing, push, Accounts};
 use crate::auth::passwords::Verified;
 use crate::db::email_tokens::{self, Purpose};
@@ -102,7 +100,7 @@ impl Accounts {
         // transaction.
         self.db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     users::set_password(conn, id, hash)?;
                     email_tokens::void(conn, id, &[Purpose::PasswordReset], now)?;

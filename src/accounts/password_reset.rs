@@ -6,7 +6,6 @@
 //! a link went to it within the resend interval, is decided later by
 //! `prepare_reset_mail`, run by the mail sender.
 
-use diesel::Connection;
 use secrecy::SecretString;
 
 use super::{mailing, push, Accounts};
@@ -49,7 +48,7 @@ impl Accounts {
         let mailer = self.mailer.clone();
         self.db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let requests = reset_requests::take(conn, REQUESTS_PER_ROUND)?;
                     let now = crate::db::now();
                     for request in &requests {
@@ -128,7 +127,7 @@ impl Accounts {
         let changed = user.clone();
         self.db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     if !email_tokens::spend(conn, found.id, now)? {
                         return Err(ApiError::InvalidToken);

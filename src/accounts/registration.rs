@@ -99,7 +99,7 @@ impl Accounts {
         let interval = self.settings.mail.resend_interval;
         self.db
             .run(move |conn| {
-                diesel::Connection::transaction(conn, |conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let Some(owner) = users::find_by_email(conn, &canonical)? else {
                         return Ok(());
                     };

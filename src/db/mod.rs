@@ -282,6 +282,35 @@ fn without_gssapi(url: &str) -> String {
     }
 }
 
+/// Runs `f` in a transaction that may write after it reads. diesel begins
+/// SQLite transactions DEFERRED: one that reads, then writes after another
+/// connection committed, fails at once with "database is locked" (no busy
+/// timeout applies to that upgrade). `BEGIN IMMEDIATE` takes the write
+/// lock first, waiting for it within the busy timeout. PostgreSQL's
+/// transactions need nothing of the kind. `f` must not open a transaction
+/// of its own.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return conn.transaction(f);
+    }
+    conn.batch_execute("BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            conn.batch_execute("COMMIT")?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(e) = conn.batch_execute("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
 /// The current time as stored: UTC, to the microsecond (PostgreSQL's
 /// precision), so both backends answer with the same timestamps.
 pub fn now() -> chrono::NaiveDateTime {

@@ -11,6 +11,8 @@ mod browsers;
 mod cli;
 mod cookie_tossing;
 mod csrf;
+mod email_change;
+mod email_verification;
 mod login;
 mod logout;
 mod me;

@@ -26,6 +26,15 @@ pub struct Mail {
 impl Mail {
     /// The token: the line of the text that is one on its own.
     pub fn token(&self) -> String {
+        self.token_line()
+            .unwrap_or_else(|| panic!("no token line in: {}", self.text))
+    }
+
+    pub fn has_token_line(&self) -> bool {
+        self.token_line().is_some()
+    }
+
+    fn token_line(&self) -> Option<String> {
         self.text
             .lines()
             .map(str::trim)
@@ -34,12 +43,7 @@ impl Mail {
                     && l.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
-            .unwrap_or_else(|| panic!("no token line in: {}", self.text))
-            .to_owned()
-    }
-
-    pub fn has_token_line(&self) -> bool {
-        std::panic::catch_unwind(|| self.token()).is_ok()
+            .map(str::to_owned)
     }
 }
 
