@@ -3,10 +3,19 @@
 //
 // The API origin comes from ?api=... (default http://127.0.0.1:8000); that
 // API must list this page's origin in CORS_ALLOWED_ORIGINS.
+//
+// The pages that mail links open (and "Forgot password?") are chosen by
+// ?page=NAME, or by a path ending in /NAME where the server sends index.html
+// for it; a link's ?token=... is read once and leaves the address bar. For
+// links that keep the API base, set the API's PASSWORD_RESET_URL,
+// EMAIL_VERIFY_URL and EMAIL_CHANGE_URL to this page with ?api=...&page=...,
+// e.g. http://127.0.0.1:5173/?api=http%3A%2F%2F127.0.0.1%3A8000&page=reset-password&token={token}
 "use strict";
 
 const API = new URLSearchParams(location.search).get("api") || "http://127.0.0.1:8000";
+const PAGES = ["forgot-password", "reset-password", "verify-email", "confirm-email-change"];
 let csrfToken = null;
+let resetToken = null;
 
 const $ = (id) => document.getElementById(id);
 $("api-base").textContent = API;
@@ -78,19 +87,97 @@ function formData(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
 
+// ---- Pages -------------------------------------------------------------
+
+function currentPage() {
+  const named = new URLSearchParams(location.search).get("page");
+  const last = location.pathname.split("/").pop();
+  return PAGES.includes(named) ? named : PAGES.includes(last) ? last : null;
+}
+
+// This app's address for a page (null: the home page), keeping ?api=.
+function pageUrl(page) {
+  const url = new URL(location.href);
+  if (PAGES.includes(url.pathname.split("/").pop())) url.pathname = url.pathname.replace(/[^/]*$/, "");
+  url.search = "";
+  url.hash = "";
+  if (new URLSearchParams(location.search).has("api")) url.searchParams.set("api", API);
+  if (page) url.searchParams.set("page", page);
+  return url.href;
+}
+
+function showView(id) {
+  for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== id;
+}
+
+async function go(page) {
+  history.pushState(null, "", pageUrl(page));
+  $("message").hidden = true;
+  await route();
+}
+
+async function route() {
+  const page = currentPage();
+  const token = new URLSearchParams(location.search).get("token");
+  // Out of the address bar and the history: the token works once.
+  if (token !== null) history.replaceState(null, "", pageUrl(page));
+  if (page === "forgot-password") {
+    showView("forgot");
+  } else if (page === "reset-password") {
+    resetToken = token;
+    showView("reset");
+    if (!token) show("error", "This link has no token: ask for a new one under \"Forgot password?\".");
+  } else if (page === "verify-email") {
+    await useToken("verify", "/accounts/email/verify", token, (user) => `Your email address ${user.email} is verified.`);
+  } else if (page === "confirm-email-change") {
+    await useToken("confirm-change", "/accounts/email/change/confirm", token, (user) => `Your email address is now ${user.email}.`);
+  } else {
+    await refresh();
+  }
+}
+
+// The verification and email-change links: no form, the token is posted
+// as soon as the page opens (no session needed).
+async function useToken(view, path, token, done) {
+  showView(view);
+  const status = $(`${view}-status`);
+  status.textContent = "Checking the link…";
+  try {
+    if (!token) throw { detail: "This link has no token: ask for a new one." };
+    const { user } = await api("POST", path, { token });
+    status.textContent = done(user);
+  } catch (problem) {
+    status.textContent = "This link cannot be used.";
+    failed(problem);
+  }
+}
+
+for (const link of document.querySelectorAll("a[data-page]")) {
+  link.href = pageUrl(link.dataset.page || null);
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    go(link.dataset.page || null);
+  });
+}
+window.addEventListener("popstate", () => {
+  $("message").hidden = true;
+  route();
+});
+
 async function refresh() {
   let me;
   try {
     me = (await api("GET", "/accounts/me")).user;
   } catch (problem) {
-    $("anonymous").hidden = false;
-    $("authenticated").hidden = true;
+    showView("anonymous");
     if (problem.code !== "not_authenticated") failed(problem);
     return;
   }
-  $("anonymous").hidden = true;
-  $("authenticated").hidden = false;
+  showView("authenticated");
   $("me-email").textContent = me.email;
+  $("me-verified").textContent = me.email_verified ? "Yes" : "No";
+  $("resend-verification").hidden = me.email_verified;
   $("me-username").textContent = me.username || "—";
   $("me-joined").textContent = new Date(me.date_joined).toLocaleString();
   const { profile } = await api("GET", "/accounts/me/profile");
@@ -171,6 +258,46 @@ $("logout").addEventListener("click", async () => {
   } catch (problem) { failed(problem); }
 });
 
+$("resend-verification").addEventListener("click", async () => {
+  try {
+    const { detail } = await api("POST", "/accounts/email/verification");
+    show("info", detail);
+  } catch (problem) {
+    failed(problem);
+    if (problem.code === "email_already_verified") await refresh();
+  }
+});
+
+$("email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { detail } = await api("POST", "/accounts/email/change", formData(event.target));
+    show("info", detail);
+    event.target.reset();
+  } catch (problem) { failed(problem); }
+});
+
+$("forgot-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { detail } = await api("POST", "/accounts/password/reset", formData(event.target));
+    show("info", detail);
+    event.target.reset();
+  } catch (problem) { failed(problem); }
+});
+
+$("reset-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { new_password } = formData(event.target);
+    await api("POST", "/accounts/password/reset/confirm", { token: resetToken || "", new_password });
+    resetToken = null;
+    event.target.reset();
+    await go(null);
+    show("info", "Your password has been changed and every session has ended. Log in with the new password.");
+  } catch (problem) { failed(problem); }
+});
+
 $("profile-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
@@ -197,4 +324,4 @@ $("remove-picture").addEventListener("click", async () => {
   } catch (problem) { failed(problem); }
 });
 
-refresh();
+route();

@@ -27,28 +27,52 @@ async fn a_change_is_confirmed_by_the_new_address_and_told_to_the_old(backend: B
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     let confirmation = smtp.nth(&new, 1).await;
-    assert_eq!(confirmation.subject, "Confirm your new email address for Accounts");
+    assert_eq!(
+        confirmation.subject,
+        "Confirm your new email address for Accounts"
+    );
     let token = confirmation.token();
-    assert!(confirmation.text.contains(&format!("https://app.example.com/confirm-email-change?token={token}")));
+    assert!(confirmation.text.contains(&format!(
+        "https://app.example.com/confirm-email-change?token={token}"
+    )));
     let notice = smtp.nth(&old, 2).await;
-    assert!(notice.subject.contains("about to change"), "{}", notice.subject);
-    assert!(!notice.has_token_line(), "the old address never sees the token");
+    assert!(
+        notice.subject.contains("about to change"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        !notice.has_token_line(),
+        "the old address never sees the token"
+    );
     // Nothing changes until confirmed.
     let me = app.bearer(&session).get("/accounts/me").await.json();
     assert_eq!(me["user"]["email"], old.as_str());
 
-    let reply = app.post_json("/accounts/email/change/confirm", &json!({"token": token})).await;
+    let reply = app
+        .post_json("/accounts/email/change/confirm", &json!({"token": token}))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let user = &reply.json()["user"];
-    assert_eq!(user["email"], new.as_str(), "stored normalised: the domain lower-cased");
+    assert_eq!(
+        user["email"],
+        new.as_str(),
+        "stored normalised: the domain lower-cased"
+    );
     assert_eq!(user["email_verified"], true);
     let me = app.bearer(&session).get("/accounts/me").await.json();
-    assert_eq!(me["user"]["email"], new.as_str(), "the session goes on, with the new address");
+    assert_eq!(
+        me["user"]["email"],
+        new.as_str(),
+        "the session goes on, with the new address"
+    );
     let changed = smtp.nth(&old, 3).await;
     assert_eq!(changed.subject, "Your Accounts email address was changed");
     assert!(changed.text.contains(&new));
     assert_eq!(app.login_app(&new, PASSWORD).await.status, 200);
-    app.login_app(&old, PASSWORD).await.problem(401, "invalid_credentials");
+    app.login_app(&old, PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
     app.post_json("/accounts/email/change/confirm", &json!({"token": token}))
         .await
         .problem(400, "invalid_token");
@@ -61,24 +85,47 @@ async fn wrong_passwords_bad_and_taken_emails_are_refused(backend: Backend) {
     let (other, _) = app.register_app().await;
     let change = |body: serde_json::Value| {
         let (app, session) = (&app, session.clone());
-        async move { app.bearer(&session).request(Method::POST, "/accounts/email/change", Some(&body)).await }
+        async move {
+            app.bearer(&session)
+                .request(Method::POST, "/accounts/email/change", Some(&body))
+                .await
+        }
     };
-    let problem = change(json!({"new_email": "not an email", "password": PASSWORD})).await.problem(400, "validation_failed");
-    assert!(problem["errors"]["new_email"].is_array(), "{problem}");
-    let problem = change(json!({"new_email": email.to_uppercase(), "password": PASSWORD})).await.problem(400, "validation_failed");
-    assert!(problem["errors"]["new_email"].is_array(), "{problem}");
-    change(json!({"new_email": other, "password": PASSWORD})).await.problem(409, "email_taken");
-    change(json!({"new_email": app.unique_email()})).await.problem(400, "validation_failed");
-    app.send(app.client.post(app.url("/accounts/email/change")).json(&json!({"new_email": app.unique_email(), "password": PASSWORD})))
+    let problem = change(json!({"new_email": "not an email", "password": PASSWORD}))
         .await
-        .problem(401, "not_authenticated");
+        .problem(400, "validation_failed");
+    assert!(problem["errors"]["new_email"].is_array(), "{problem}");
+    let problem = change(json!({"new_email": email.to_uppercase(), "password": PASSWORD}))
+        .await
+        .problem(400, "validation_failed");
+    assert!(problem["errors"]["new_email"].is_array(), "{problem}");
+    change(json!({"new_email": other, "password": PASSWORD}))
+        .await
+        .problem(409, "email_taken");
+    change(json!({"new_email": app.unique_email()}))
+        .await
+        .problem(400, "validation_failed");
+    app.send(
+        app.client
+            .post(app.url("/accounts/email/change"))
+            .json(&json!({"new_email": app.unique_email(), "password": PASSWORD})),
+    )
+    .await
+    .problem(401, "not_authenticated");
     // A wrong password counts toward the login throttle.
     for _ in 0..5 {
-        let problem = change(json!({"new_email": app.unique_email(), "password": "wrong password 1234"})).await.problem(400, "validation_failed");
+        let problem =
+            change(json!({"new_email": app.unique_email(), "password": "wrong password 1234"}))
+                .await
+                .problem(400, "validation_failed");
         assert!(problem["errors"]["password"].is_array(), "{problem}");
     }
-    change(json!({"new_email": app.unique_email(), "password": PASSWORD})).await.problem(429, "too_many_attempts");
-    app.login_app(&email, PASSWORD).await.problem(429, "too_many_attempts");
+    change(json!({"new_email": app.unique_email(), "password": PASSWORD}))
+        .await
+        .problem(429, "too_many_attempts");
+    app.login_app(&email, PASSWORD)
+        .await
+        .problem(429, "too_many_attempts");
 }
 
 async fn an_address_taken_meanwhile_is_409_at_confirmation(backend: Backend) {
@@ -88,12 +135,19 @@ async fn an_address_taken_meanwhile_is_409_at_confirmation(backend: Backend) {
     let wanted = app.unique_email();
     let reply = app
         .bearer(&session)
-        .request(Method::POST, "/accounts/email/change", Some(&json!({"new_email": wanted, "password": PASSWORD})))
+        .request(
+            Method::POST,
+            "/accounts/email/change",
+            Some(&json!({"new_email": wanted, "password": PASSWORD})),
+        )
         .await;
     assert_eq!(reply.status, 202);
     let token = smtp.nth(&wanted, 1).await.token();
     let taken = app
-        .post_json("/accounts/register", &json!({"email": wanted, "password": PASSWORD, "client": "app"}))
+        .post_json(
+            "/accounts/register",
+            &json!({"email": wanted, "password": PASSWORD, "client": "app"}),
+        )
         .await;
     assert_eq!(taken.status, 201);
     app.post_json("/accounts/email/change/confirm", &json!({"token": token}))
@@ -106,17 +160,33 @@ async fn a_confirmed_change_voids_the_old_address_tokens(backend: Backend) {
     let app = spawn_with_smtp(backend, &smtp, &[]).await;
     let (old, session) = app.register_app().await;
     let verification = smtp.nth(&old, 1).await.token();
-    let reply = app.post_json("/accounts/password/reset", &json!({"email": old})).await;
+    let reply = app
+        .post_json("/accounts/password/reset", &json!({"email": old}))
+        .await;
     assert_eq!(reply.status, 202);
     let reset = smtp.nth(&old, 2).await.token();
     let new = app.unique_email();
     app.bearer(&session)
-        .request(Method::POST, "/accounts/email/change", Some(&json!({"new_email": new, "password": PASSWORD})))
+        .request(
+            Method::POST,
+            "/accounts/email/change",
+            Some(&json!({"new_email": new, "password": PASSWORD})),
+        )
         .await;
     let token = smtp.nth(&new, 1).await.token();
-    assert_eq!(app.post_json("/accounts/email/change/confirm", &json!({"token": token})).await.status, 200);
-    app.post_json("/accounts/email/verify", &json!({"token": verification})).await.problem(400, "invalid_token");
-    app.post_json("/accounts/password/reset/confirm", &json!({"token": reset, "new_password": "a brand new passphrase 5"}))
+    assert_eq!(
+        app.post_json("/accounts/email/change/confirm", &json!({"token": token}))
+            .await
+            .status,
+        200
+    );
+    app.post_json("/accounts/email/verify", &json!({"token": verification}))
         .await
         .problem(400, "invalid_token");
+    app.post_json(
+        "/accounts/password/reset/confirm",
+        &json!({"token": reset, "new_password": "a brand new passphrase 5"}),
+    )
+    .await
+    .problem(400, "invalid_token");
 }

@@ -25,18 +25,31 @@ async fn registration_mails_a_link_that_verifies_the_address_once(backend: Backe
     let mail = smtp.nth(&email, 1).await;
     assert_eq!(mail.subject, "Confirm your email address for Accounts");
     let token = mail.token();
-    assert!(mail.text.contains(&format!("https://app.example.com/verify-email?token={token}")), "{}", mail.text);
+    assert!(
+        mail.text.contains(&format!(
+            "https://app.example.com/verify-email?token={token}"
+        )),
+        "{}",
+        mail.text
+    );
     assert!(mail.text.contains("3 days"), "{}", mail.text);
 
     // No session needed: the link may be opened on another device.
-    let reply = app.post_json("/accounts/email/verify", &json!({"token": token})).await;
+    let reply = app
+        .post_json("/accounts/email/verify", &json!({"token": token}))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["user"]["email_verified"], true);
     assert_eq!(reply.json()["user"]["email"], email.as_str());
     let me = app.bearer(&session).get("/accounts/me").await.json();
-    assert_eq!(me["user"]["email_verified"], true, "the session sees it at once");
+    assert_eq!(
+        me["user"]["email_verified"], true,
+        "the session sees it at once"
+    );
 
-    app.post_json("/accounts/email/verify", &json!({"token": token})).await.problem(400, "invalid_token");
+    app.post_json("/accounts/email/verify", &json!({"token": token}))
+        .await
+        .problem(400, "invalid_token");
     app.bearer(&session)
         .post_empty("/accounts/email/verification")
         .await
@@ -45,9 +58,13 @@ async fn registration_mails_a_link_that_verifies_the_address_once(backend: Backe
         .await
         .problem(401, "not_authenticated");
     for bad in [json!({"token": "x".repeat(43)}), json!({"token": ""})] {
-        app.post_json("/accounts/email/verify", &bad).await.problem(400, "invalid_token");
+        app.post_json("/accounts/email/verify", &bad)
+            .await
+            .problem(400, "invalid_token");
     }
-    app.post_json("/accounts/email/verify", &json!({})).await.problem(400, "validation_failed");
+    app.post_json("/accounts/email/verify", &json!({}))
+        .await
+        .problem(400, "validation_failed");
 }
 
 async fn a_resend_voids_the_older_link_and_respects_the_interval(backend: Backend) {
@@ -56,16 +73,33 @@ async fn a_resend_voids_the_older_link_and_respects_the_interval(backend: Backen
     let (email, session) = app.register_app().await;
     let first = smtp.nth(&email, 1).await.token();
     // Within the interval: answered the same, nothing sent.
-    let reply = app.bearer(&session).post_empty("/accounts/email/verification").await;
+    let reply = app
+        .bearer(&session)
+        .post_empty("/accounts/email/verification")
+        .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(smtp.messages_to(&email).len(), 1, "one message per EMAIL_RESEND_INTERVAL_SECS");
-    let reply = app.bearer(&session).post_empty("/accounts/email/verification").await;
+    assert_eq!(
+        smtp.messages_to(&email).len(),
+        1,
+        "one message per EMAIL_RESEND_INTERVAL_SECS"
+    );
+    let reply = app
+        .bearer(&session)
+        .post_empty("/accounts/email/verification")
+        .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     let second = smtp.nth(&email, 2).await.token();
     assert_ne!(first, second);
-    app.post_json("/accounts/email/verify", &json!({"token": first})).await.problem(400, "invalid_token");
-    assert_eq!(app.post_json("/accounts/email/verify", &json!({"token": second})).await.status, 200);
+    app.post_json("/accounts/email/verify", &json!({"token": first}))
+        .await
+        .problem(400, "invalid_token");
+    assert_eq!(
+        app.post_json("/accounts/email/verify", &json!({"token": second}))
+            .await
+            .status,
+        200
+    );
 }
 
 async fn a_verification_link_expires(backend: Backend) {
@@ -74,7 +108,9 @@ async fn a_verification_link_expires(backend: Backend) {
     let (email, _) = app.register_app().await;
     let token = smtp.nth(&email, 1).await.token();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    app.post_json("/accounts/email/verify", &json!({"token": token})).await.problem(400, "invalid_token");
+    app.post_json("/accounts/email/verify", &json!({"token": token}))
+        .await
+        .problem(400, "invalid_token");
 }
 
 async fn required_verification_makes_registration_reveal_nothing_and_gates_login(backend: Backend) {
@@ -93,36 +129,61 @@ async fn required_verification_makes_registration_reveal_nothing_and_gates_login
     };
     let new = register("app").await;
     assert_eq!(new.status, 202, "{}", new.text);
-    assert!(new.json().get("user").is_none() && new.json().get("token").is_none(), "{}", new.text);
+    assert!(
+        new.json().get("user").is_none() && new.json().get("token").is_none(),
+        "{}",
+        new.text
+    );
     assert!(new.set_cookies().is_empty());
     let browser_new = app
         .browser()
-        .post("/accounts/register", &json!({"email": app.unique_email(), "password": PASSWORD}))
+        .post(
+            "/accounts/register",
+            &json!({"email": app.unique_email(), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(browser_new.status, 202);
     assert!(
-        !browser_new.set_cookies().iter().any(|c| c.starts_with("sessionid=")),
+        !browser_new
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("sessionid=")),
         "no session cookie: {:?}",
         browser_new.set_cookies()
     );
     let verification = smtp.nth(&email, 1).await;
 
     // Unverified: the right password is 403, a wrong one the usual 401.
-    app.login_app(&email, PASSWORD).await.problem(403, "email_not_verified");
-    app.login_app(&email, "not the password at all").await.problem(401, "invalid_credentials");
+    app.login_app(&email, PASSWORD)
+        .await
+        .problem(403, "email_not_verified");
+    app.login_app(&email, "not the password at all")
+        .await
+        .problem(401, "invalid_credentials");
 
     // The same email again: the same answer; the owner (unverified) gets
     // a fresh link.
     let again = register("app").await;
-    assert_eq!((again.status, again.text.clone()), (new.status, new.text.clone()));
-    let reply = app.post_json("/accounts/email/verify", &json!({"token": verification.token()})).await;
+    assert_eq!(
+        (again.status, again.text.clone()),
+        (new.status, new.text.clone())
+    );
+    let reply = app
+        .post_json(
+            "/accounts/email/verify",
+            &json!({"token": verification.token()}),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
 
     // Verified now: a sign-up attempt with the address gets the same
     // answer, and its owner a notice without a token.
     let attempt = register("app").await;
-    assert_eq!((attempt.status, attempt.text.clone()), (new.status, new.text.clone()));
+    assert_eq!(
+        (attempt.status, attempt.text.clone()),
+        (new.status, new.text.clone())
+    );
     let notice = smtp
         .wait_for(&email, 2)
         .await
@@ -131,7 +192,10 @@ async fn required_verification_makes_registration_reveal_nothing_and_gates_login
         .expect("a sign-up attempt notice");
     assert!(!notice.has_token_line());
     // Validation still says what is wrong (it reveals nothing).
-    app.post_json("/accounts/register", &json!({"email": "nope", "password": "short"}))
-        .await
-        .problem(400, "validation_failed");
+    app.post_json(
+        "/accounts/register",
+        &json!({"email": "nope", "password": "short"}),
+    )
+    .await
+    .problem(400, "validation_failed");
 }

@@ -15,6 +15,7 @@ mod email_change;
 mod email_verification;
 mod login;
 mod logout;
+mod mail_delivery;
 mod me;
 mod openapi;
 mod operations;
