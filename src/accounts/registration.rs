@@ -33,7 +33,7 @@ pub struct Registration {
 
 /// How a self-service registration ended.
 pub enum SignedUp {
-    LoggedIn(LoggedIn),
+    LoggedIn(Box<LoggedIn>),
     /// `REQUIRE_EMAIL_VERIFICATION`: mail went out (to a new account, or
     /// a notice to the owner of a taken address); nothing else is said.
     CheckYourEmail,
@@ -63,7 +63,7 @@ impl Accounts {
         }
         let user = self.create(valid, true).await?;
         let session = self.start_session(&user, &client).await?;
-        Ok(SignedUp::LoggedIn(LoggedIn { user, session }))
+        Ok(SignedUp::LoggedIn(Box::new(LoggedIn { user, session })))
     }
 
     /// Validates every field (all problems at once), then creates the user

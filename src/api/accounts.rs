@@ -93,7 +93,7 @@ pub async fn register(
     };
     match state.accounts.sign_up(registration, client).await? {
         SignedUp::LoggedIn(logged_in) => {
-            Ok(HttpResponse::Created().json(respond(&req, &session, logged_in)?))
+            Ok(HttpResponse::Created().json(respond(&req, &session, *logged_in)?))
         }
         SignedUp::CheckYourEmail => Ok(HttpResponse::Accepted().json(Accepted::new(
             "Check your email: we sent a message to the address you entered.",

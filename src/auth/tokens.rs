@@ -52,29 +52,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_long_random_and_ids_do_not_reveal_them() {
-        let (a, b) = (session_key(), session_key());
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
-        let id = session_id(&a);
-        assert_eq!(id.len(), 32);
-        assert!(!a.contains(&id) && !id.contains(&a[..8]));
-        assert_eq!(id, session_id(&a), "the id is stable for one key");
-    }
-
-    #[test]
-    fn constant_time_eq_compares_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-}
-
 /// A token mailed to a user (password reset, email verification, email
 /// change): 32 bytes (256 bits) straight from the operating system's
 /// CSPRNG, URL-safe base64 (43 characters, no padding).
@@ -102,4 +79,27 @@ pub fn looks_like_mail_token(token: &str) -> bool {
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_long_random_and_ids_do_not_reveal_them() {
+        let (a, b) = (session_key(), session_key());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        let id = session_id(&a);
+        assert_eq!(id.len(), 32);
+        assert!(!a.contains(&id) && !id.contains(&a[..8]));
+        assert_eq!(id, session_id(&a), "the id is stable for one key");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }

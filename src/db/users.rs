@@ -28,7 +28,9 @@ pub fn create(
     and_then: impl FnOnce(&mut DbConnection, &User) -> Result<(), ApiError>,
 ) -> Result<User, ApiError> {
     conn.transaction(|conn| {
-        let inserted = crate::on_backend!(conn, |c| {
+        // A closure, so that `?` stops here with diesel's error (which says
+        // which unique rule broke), not at the transaction's.
+        let inserted = crate::on_backend!(conn, |c| (|| {
             let user: User = diesel::insert_into(users::table)
                 .values(&new)
                 .returning(User::as_returning())
@@ -42,7 +44,7 @@ pub fn create(
                 })
                 .execute(c)?;
             Ok::<_, DieselError>(user)
-        });
+        })());
         let user = inserted.map_err(|e| match conflict(&e) {
             Some(Conflict::Email) => ApiError::EmailTaken,
             Some(Conflict::Username) => username_taken(),

@@ -136,7 +136,8 @@ mod tests {
                 },
             )
             .unwrap();
-        assert!(out.html.contains("&lt;b&gt;x&lt;/b&gt;"), "{}", out.html);
+        assert!(out.html.contains("Hello &lt;b&gt;x&lt;"), "{}", out.html);
+        assert!(!out.html.contains("<b>"), "{}", out.html);
         assert!(out.text.contains("Hello <b>x</b>,"), "{}", out.text);
         assert_eq!(out.subject, "Your A&B email address was changed");
     }

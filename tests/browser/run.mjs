@@ -1,7 +1,9 @@
 // Browser tests: the example SPA (another origin than the API) and Swagger
 // UI's "Try it out", in headless Chromium driven by playwright-core.
-// Started by tests/browser/run, which starts the API and serves the SPA;
-// screenshots go to tests/browser/artifacts/.
+// Started by tests/browser/run, which starts maildev (a test SMTP server),
+// the API mailing through it and serves the SPA; the mail is read through
+// maildev's HTTP API and its links are opened in the page; screenshots go
+// to tests/browser/artifacts/.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
@@ -9,8 +11,10 @@ import { join } from "node:path";
 
 const API = process.env.API_URL;
 const SPA = process.env.SPA_URL;
+const MAILDEV = process.env.MAILDEV_URL;
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const PASSWORD = "a browser passphrase 2026";
+const NEW_PASSWORD = "a reset browser passphrase 2027";
 mkdirSync(ARTIFACTS, { recursive: true });
 
 let passed = 0;
@@ -74,6 +78,43 @@ async function apiJson(method, path, body, token) {
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
 }
 
+// ---- Mail, through maildev's HTTP API ----------------------------------
+
+async function clearMail() {
+  const response = await fetch(`${MAILDEV}/api/email/all`, { method: "DELETE" });
+  assert(response.ok, `maildev: DELETE /api/email/all answered ${response.status}`);
+}
+
+// The newest message to `to` that `match` accepts, polled for up to 15 s.
+async function waitForMail(to, match, seconds = 15) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const response = await fetch(`${MAILDEV}/api/email`);
+    assert(response.ok, `maildev: GET /api/email answered ${response.status}`);
+    const found = (await response.json()).filter((mail) =>
+      mail.to.some((t) => t.address.toLowerCase() === to.toLowerCase()) && match(mail));
+    if (found.length > 0) return found[found.length - 1];
+    if (Date.now() > deadline) throw new Error(`no matching mail to ${to} within ${seconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+// The link to one of the SPA's pages in a message's plain text: it keeps the
+// API base, and its token also stands alone on a line (and is in the HTML).
+function linkIn(mail, spaPage) {
+  const lines = mail.text.split(/\r?\n/).map((line) => line.trim());
+  const link = lines.find((line) => line.startsWith(`${SPA}/?`) && new URL(line).searchParams.get("page") === spaPage);
+  assert(link, `no ${spaPage} link to the SPA in: ${mail.text}`);
+  const url = new URL(link);
+  assert(url.searchParams.get("api") === API, `the link's api= is ${url.searchParams.get("api")}`);
+  const token = url.searchParams.get("token");
+  assert(/^[A-Za-z0-9_-]{43}$/.test(token), `token ${token}`);
+  assert(lines.includes(token), "the token stands alone on a line of the plain text");
+  assert(mail.html.includes(token), "the HTML part carries the token");
+  return link;
+}
+const linksTo = (spaPage) => (mail) => mail.text.includes(`page=${spaPage}&`);
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -87,6 +128,14 @@ try {
   const email = `spa-${Date.now()}@example.com`;
   const picture = join(ARTIFACTS, "upload.png");
   writeFileSync(picture, png(48, 48));
+  // /accounts/me with the page's session cookie.
+  const meInPage = () => page.evaluate(async (api) => {
+    const response = await fetch(`${api}/accounts/me`, { credentials: "include" });
+    return (await response.json()).user;
+  }, API);
+  const messageHas = (text) => page.waitForFunction(
+    (t) => !document.querySelector("#message").hidden && document.querySelector("#message").innerText.includes(t), text);
+  await clearMail();
 
   await step("the SPA loads, logged out", async () => {
     await page.goto(`${SPA}/?api=${encodeURIComponent(API)}`);
@@ -114,6 +163,36 @@ try {
     const shown = await page.locator("#me-email").innerText();
     assert(shown === email, `shows ${shown}`);
     assert(await page.locator("#register-form").isHidden(), "the logged-out forms are hidden");
+  });
+
+  let verifyLink;
+  await step("registration mails a link to the SPA's verify page", async () => {
+    const mail = await waitForMail(email, linksTo("verify-email"));
+    verifyLink = linkIn(mail, "verify-email");
+  });
+
+  await step("the logged-in view says unverified; resend answers 202", async () => {
+    assert(await page.locator("#me-verified").innerText() === "No", "shows unverified");
+    await page.locator("#resend-verification").click();
+    await page.waitForFunction(() => {
+      const box = document.querySelector("#message");
+      return !box.hidden && box.className === "info" && /verification/i.test(box.innerText);
+    });
+  });
+
+  await step("the verification link verifies the address in the SPA", async () => {
+    // The newest link, should the resend have mailed another.
+    verifyLink = linkIn(await waitForMail(email, linksTo("verify-email")), "verify-email");
+    await page.goto(verifyLink);
+    await page.waitForFunction((e) => document.querySelector("#verify-status").innerText.includes(`${e} is verified`), email);
+    assert(!page.url().includes("token="), `the token stays in the address bar: ${page.url()}`);
+    await page.screenshot({ path: join(ARTIFACTS, "spa-6-verify-email.png"), fullPage: true });
+    await page.locator("#verify a").click();
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    assert(await page.locator("#me-verified").innerText() === "Yes", "shows verified");
+    assert(await page.locator("#resend-verification").isHidden(), "no resend button once verified");
+    const me = await meInPage();
+    assert(me.email_verified === true, `me: ${JSON.stringify(me)}`);
   });
 
   await step("a javascript: portfolio site is refused with the field's message", async () => {
@@ -187,6 +266,111 @@ try {
     assert(days > 13.9 && days <= 14, `a two-week cookie, not a session cookie: expires in ${days} days`);
     await page.locator("#logout").click();
     await page.waitForSelector("#register-form", { state: "visible" });
+  });
+
+  await step("\"Forgot password?\" from the logged-out view answers 202", async () => {
+    await clearMail();
+    await page.locator("#forgot-link").click();
+    const form = page.locator("#forgot-form");
+    await form.waitFor({ state: "visible" });
+    await form.locator("input[name=email]").fill(email);
+    await form.locator("button").click();
+    await page.waitForFunction(() => {
+      const box = document.querySelector("#message");
+      return !box.hidden && box.className === "info" && box.innerText.includes("reset the password");
+    });
+    await page.screenshot({ path: join(ARTIFACTS, "spa-7-forgot-password.png"), fullPage: true });
+  });
+
+  let resetLink;
+  await step("the reset mail links to the SPA's reset page", async () => {
+    resetLink = linkIn(await waitForMail(email, linksTo("reset-password")), "reset-password");
+  });
+
+  await step("the reset page shows each rule a weak password breaks", async () => {
+    await page.goto(resetLink);
+    const form = page.locator("#reset-form");
+    await form.waitFor({ state: "visible" });
+    await form.locator("input[name=new_password]").fill("12345");
+    await form.locator("button").click();
+    await messageHas("validation_failed");
+    const text = await page.locator("#message").innerText();
+    assert(text.includes("new_password: This password is too short") && text.includes("entirely numeric"), text);
+    await page.screenshot({ path: join(ARTIFACTS, "spa-8-reset-password.png"), fullPage: true });
+  });
+
+  await step("the reset link sets a new password; the SPA logs in with it", async () => {
+    const form = page.locator("#reset-form");
+    await form.locator("input[name=new_password]").fill(NEW_PASSWORD);
+    await form.locator("button").click();
+    await page.waitForSelector("#login-form", { state: "visible" });
+    await messageHas("Log in with the new password");
+    const login = page.locator("#login-form");
+    await login.locator("input[name=email]").fill(email);
+    await login.locator("input[name=password]").fill(PASSWORD);
+    await login.locator("button").click();
+    await messageHas("invalid_credentials");
+    await login.locator("input[name=email]").fill(email);
+    await login.locator("input[name=password]").fill(NEW_PASSWORD);
+    await login.locator("button").click();
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    assert(await page.locator("#me-email").innerText() === email, "logged in as the user");
+  });
+
+  const newEmail = `spa-new-${Date.now()}@example.com`;
+  await step("change email wants the current password", async () => {
+    await clearMail();
+    const form = page.locator("#email-form");
+    await form.locator("input[name=new_email]").fill(newEmail);
+    await form.locator("input[name=password]").fill(PASSWORD);
+    await form.locator("button").click();
+    await messageHas("password: The password is not correct");
+  });
+
+  let changeLink;
+  await step("change email mails a link to the new address and a notice to the old", async () => {
+    const form = page.locator("#email-form");
+    await form.locator("input[name=new_email]").fill(newEmail);
+    await form.locator("input[name=password]").fill(NEW_PASSWORD);
+    await form.locator("button").click();
+    await page.waitForFunction(() => {
+      const box = document.querySelector("#message");
+      return !box.hidden && box.className === "info" && box.innerText.includes("new address");
+    });
+    await page.screenshot({ path: join(ARTIFACTS, "spa-9-change-email.png"), fullPage: true });
+    changeLink = linkIn(await waitForMail(newEmail, linksTo("confirm-email-change")), "confirm-email-change");
+    const notice = await waitForMail(email, (mail) => mail.text.includes(newEmail));
+    assert(!notice.text.includes("token="), "the notice to the old address carries no link");
+    assert(await page.locator("#me-email").innerText() === email, "the old address until confirmed");
+  });
+
+  await step("the confirmation link changes the email in the SPA", async () => {
+    await page.goto(changeLink);
+    await page.waitForFunction((e) => document.querySelector("#confirm-change-status").innerText.includes(`is now ${e}`), newEmail);
+    await page.screenshot({ path: join(ARTIFACTS, "spa-10-confirm-email-change.png"), fullPage: true });
+    await page.locator("#confirm-change a").click();
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    assert(await page.locator("#me-email").innerText() === newEmail, "shows the new address");
+    const me = await meInPage();
+    assert(me.email === newEmail && me.email_verified === true, `me: ${JSON.stringify(me)}`);
+  });
+
+  await step("used links show invalid_token", async () => {
+    await page.goto(verifyLink);
+    await messageHas("invalid_token");
+    assert(await page.locator("#verify-status").innerText() === "This link cannot be used.", "the status says so");
+    await page.screenshot({ path: join(ARTIFACTS, "spa-11-invalid-token.png"), fullPage: true });
+    await page.goto(changeLink);
+    await messageHas("invalid_token");
+    await page.goto(resetLink);
+    const form = page.locator("#reset-form");
+    await form.waitFor({ state: "visible" });
+    await form.locator("input[name=new_password]").fill("yet another browser passphrase");
+    await form.locator("button").click();
+    await messageHas("invalid_token");
+    await page.goto(`${SPA}/?api=${encodeURIComponent(API)}`);
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    assert(await page.locator("#me-email").innerText() === newEmail, "still logged in, as the new address");
   });
 
   // ---- Swagger UI ----------------------------------------------------------
