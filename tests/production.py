@@ -204,6 +204,7 @@ def main():
             "SECRET_KEY": SECRET_KEY,
             "COOKIE_SECURE": "true",
             "MEDIA_ROOT": media,
+            "EMAIL_FILE_DIR": os.path.join(work, "outbox"),
             "LOG_FORMAT": "json",
             "RUST_LOG": "info",
             "WORKERS": "2",

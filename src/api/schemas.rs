@@ -179,7 +179,7 @@ pub struct PasswordResetRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJz", "new_password": "a new and longer passphrase"}))]
+#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJ", "new_password": "a new and longer passphrase"}))]
 pub struct PasswordResetConfirm {
     /// The token from the message (the link's `token` parameter).
     pub token: String,
@@ -188,7 +188,7 @@ pub struct PasswordResetConfirm {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJz"}))]
+#[schema(example = json!({"token": "q3J0b2tlbi1mcm9tLXRoZS1tZXNzYWdlLTQzLWNoYXJ"}))]
 pub struct TokenRequest {
     /// The token from the message (the link's `token` parameter).
     pub token: String,

@@ -87,10 +87,11 @@ impl MailSettings {
             .var("FRONTEND_URL")
             .unwrap_or_else(|| "http://localhost:8000".into());
         let frontend = frontend.trim().trim_end_matches('/');
-        let link = |name: &str, page: &str| -> Result<String, ConfigError> {
-            let link = env
-                .var(name)
-                .unwrap_or_else(|| format!("{frontend}/{page}?token={{token}}"));
+        let link = |name: &str, set: Option<String>, page: &str| -> Result<String, ConfigError> {
+            // `{FRONTEND_URL}` in a template is that setting (the defaults use it).
+            let link = set
+                .unwrap_or_else(|| format!("{{FRONTEND_URL}}/{page}?token={{token}}"))
+                .replace("{FRONTEND_URL}", frontend);
             if !link.contains("{token}") {
                 return Err(ConfigError(format!(
                     "{name}={link:?} must contain {{token}}"
@@ -108,9 +109,21 @@ impl MailSettings {
                 .trim()
                 .to_owned(),
             links: Links {
-                password_reset: link("PASSWORD_RESET_URL", "reset-password")?,
-                email_verify: link("EMAIL_VERIFY_URL", "verify-email")?,
-                email_change: link("EMAIL_CHANGE_URL", "confirm-email-change")?,
+                password_reset: link(
+                    "PASSWORD_RESET_URL",
+                    env.var("PASSWORD_RESET_URL"),
+                    "reset-password",
+                )?,
+                email_verify: link(
+                    "EMAIL_VERIFY_URL",
+                    env.var("EMAIL_VERIFY_URL"),
+                    "verify-email",
+                )?,
+                email_change: link(
+                    "EMAIL_CHANGE_URL",
+                    env.var("EMAIL_CHANGE_URL"),
+                    "confirm-email-change",
+                )?,
             },
             reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600)?,
             verify_ttl: env.secs("EMAIL_VERIFY_TTL_SECS", 259_200)?,
@@ -195,6 +208,7 @@ mod tests {
     #[test]
     fn the_three_schemes_and_their_ports() {
         let plain = parse_relay("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(plain.host, "127.0.0.1");
         assert_eq!((plain.security, plain.port), (SmtpSecurity::Plain, 2525));
         assert!(plain.credentials.is_none());
         let starttls = parse_relay("smtp+starttls://u%40x:p%3Aw@mail.example.com").unwrap();

@@ -379,18 +379,38 @@ try {
   const made = await apiJson("POST", "/accounts/register", { email: docsEmail, password: PASSWORD, client: "app" });
   assert(made.status === 201, `register for Swagger: ${made.status}`);
 
+  // Runs an operation through "Try it out", editing the request body in its
+  // textarea when `body` is given. An operation may be run again: its block
+  // stays open in try-out mode and the previous response is cleared first.
+  // `example` is what the textarea held before the edit (Swagger's example).
   async function tryOut(operation, body) {
     const block = docs.locator(`#${operation}`);
-    await block.locator(".opblock-summary").first().click();
-    await block.locator(".try-out__btn").click();
+    if (!(await block.evaluate((el) => el.classList.contains("is-open")))) {
+      await block.locator(".opblock-summary").first().click();
+    }
+    // In try-out mode the button reads "Cancel" (and a "Reset" one joins it).
+    if (await block.locator(".try-out__btn.cancel").count() === 0) await block.locator(".try-out__btn").click();
+    const statuses = block.locator(".live-responses-table .response .response-col_status");
+    const clear = block.locator("button.btn-clear");
+    if (await clear.count() > 0) {
+      await clear.click();
+      await statuses.first().waitFor({ state: "detached" });
+    }
+    let example;
     if (body !== undefined) {
-      await block.locator("textarea.body-param__text").fill(JSON.stringify(body));
+      const textarea = block.locator("textarea.body-param__text");
+      example = await textarea.inputValue();
+      await textarea.fill(JSON.stringify(body));
     }
     await block.locator("button.execute").click();
-    const status = block.locator(".live-responses-table .response .response-col_status").first();
+    const status = statuses.first();
     await status.waitFor();
-    return { status: (await status.innerText()).trim(), block };
+    return { status: (await status.innerText()).trim(), block, example };
   }
+  // The response body Swagger UI shows for the last execution.
+  const responseBody = (block) =>
+    block.locator(".live-responses-table .response-col_description pre").first().innerText();
+  const tokenOf = (link) => new URL(link).searchParams.get("token");
 
   await step("Swagger UI is served with its own assets", async () => {
     const offsite = [];
@@ -417,6 +437,106 @@ try {
     const { status } = await tryOut("operations-accounts-logout");
     assert(status === "204", `logout answered ${status}`);
     await docs.screenshot({ path: join(ARTIFACTS, "docs-2-logout.png"), fullPage: true });
+  });
+
+  // The mail flows, each new operation run from Swagger UI. The account was
+  // registered above (mailing it a verification link) and is logged out.
+  let resetAccepted;
+  await step("Try it out: password reset for an unknown address answers 202", async () => {
+    const { status, block, example } = await tryOut("operations-password_reset-request_reset",
+      { email: `nobody-${Date.now()}@example.com` });
+    assert(status === "202", `password reset answered ${status}`);
+    assert("email" in JSON.parse(example), `the textarea's example: ${example}`);
+    resetAccepted = await responseBody(block);
+    assert(resetAccepted.includes("detail"), resetAccepted);
+  });
+
+  let docsResetLink;
+  await step("Try it out: password reset for the account answers the same 202 and mails a link", async () => {
+    const { status, block } = await tryOut("operations-password_reset-request_reset", { email: docsEmail });
+    assert(status === "202", `password reset answered ${status}`);
+    const shown = await responseBody(block);
+    assert(shown === resetAccepted, `${shown} differs from the unknown address's ${resetAccepted}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-3-password-reset.png") });
+    docsResetLink = linkIn(await waitForMail(docsEmail, linksTo("reset-password")), "reset-password");
+  });
+
+  await step("Try it out: reset confirm with the mailed token answers 204", async () => {
+    const { status, block, example } = await tryOut("operations-password_reset-confirm_reset",
+      { token: tokenOf(docsResetLink), new_password: NEW_PASSWORD });
+    assert(status === "204", `reset confirm answered ${status}`);
+    const shape = JSON.parse(example);
+    assert("token" in shape && "new_password" in shape, `the textarea's example: ${example}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-4-reset-confirm.png") });
+  });
+
+  await step("Try it out: email verify with a bogus token answers 400 invalid_token", async () => {
+    const { status, block, example } = await tryOut("operations-email-verify", { token: "x".repeat(43) });
+    assert(status === "400", `email verify answered ${status}`);
+    assert("token" in JSON.parse(example), `the textarea's example: ${example}`);
+    const shown = await responseBody(block);
+    assert(shown.includes("invalid_token"), shown);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-5-invalid-token.png") });
+  });
+
+  await step("Try it out: login again, with the new password", async () => {
+    const { status, block } = await tryOut("operations-accounts-login", { email: docsEmail, password: NEW_PASSWORD });
+    assert(status === "200", `login answered ${status}: ${await responseBody(block)}`);
+  });
+
+  await step("Try it out: send verification with the session answers 202", async () => {
+    const { status, block } = await tryOut("operations-email-send_verification");
+    // Not yet verified, so not 409 email_already_verified (that comes below).
+    assert(status === "202", `send verification answered ${status}: ${await responseBody(block)}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-6-send-verification.png") });
+  });
+
+  await step("Try it out: email verify with the mailed token answers 200, verified", async () => {
+    // Registration's link: the request above, within EMAIL_RESEND_INTERVAL_SECS, mails none.
+    const link = linkIn(await waitForMail(docsEmail, linksTo("verify-email")), "verify-email");
+    const { status, block } = await tryOut("operations-email-verify", { token: tokenOf(link) });
+    assert(status === "200", `email verify answered ${status}: ${await responseBody(block)}`);
+    const shown = JSON.parse(await responseBody(block));
+    assert(shown.user.email === docsEmail && shown.user.email_verified === true, JSON.stringify(shown));
+  });
+
+  await step("Try it out: send verification once verified answers 409 email_already_verified", async () => {
+    const { status, block } = await tryOut("operations-email-send_verification");
+    assert(status === "409", `send verification answered ${status}`);
+    const shown = await responseBody(block);
+    assert(shown.includes("email_already_verified"), shown);
+  });
+
+  const docsNewEmail = `docs-new-${Date.now()}@example.com`;
+  let docsChangeLink;
+  await step("Try it out: change email with the password answers 202 and mails the new address", async () => {
+    const { status, block, example } = await tryOut("operations-email-request_change",
+      { new_email: docsNewEmail, password: NEW_PASSWORD });
+    assert(status === "202", `change email answered ${status}: ${await responseBody(block)}`);
+    const shape = JSON.parse(example);
+    assert("new_email" in shape && "password" in shape, `the textarea's example: ${example}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-7-change-email.png") });
+    docsChangeLink = linkIn(await waitForMail(docsNewEmail, linksTo("confirm-email-change")), "confirm-email-change");
+  });
+
+  await step("Try it out: email change confirm with the mailed token answers 200", async () => {
+    const { status, block, example } = await tryOut("operations-email-confirm_change", { token: tokenOf(docsChangeLink) });
+    assert(status === "200", `change confirm answered ${status}: ${await responseBody(block)}`);
+    assert("token" in JSON.parse(example), `the textarea's example: ${example}`);
+    const shown = JSON.parse(await responseBody(block));
+    assert(shown.user.email === docsNewEmail && shown.user.email_verified === true, JSON.stringify(shown));
+    await block.screenshot({ path: join(ARTIFACTS, "docs-8-change-confirm.png") });
+  });
+
+  await step("Try it out: the spent change token answers 400 invalid_token; me shows the new address", async () => {
+    const again = await tryOut("operations-email-confirm_change", { token: tokenOf(docsChangeLink) });
+    assert(again.status === "400", `change confirm again answered ${again.status}`);
+    const shown = await responseBody(again.block);
+    assert(shown.includes("invalid_token"), shown);
+    const me = await tryOut("operations-me-get_me");
+    assert(me.status === "200", `me answered ${me.status}`);
+    const body = await responseBody(me.block);
+    assert(body.includes(docsNewEmail), body);
   });
 } finally {
   await browser.close();
