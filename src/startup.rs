@@ -216,10 +216,6 @@ impl Application {
         self.mail.stop().await;
         served
     }
-
-    pub fn server(self) -> Server {
-        self.server
-    }
 }
 
 /// CORS for single-page apps on other origins: only the listed origins,

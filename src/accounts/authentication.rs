@@ -105,6 +105,12 @@ impl Accounts {
         // Only after the right password: a wrong one is the usual 401, so
         // this answer tells nothing to someone who does not know it.
         if self.settings.mail.require_verification && !user.email_verified {
+            // A link on its way (within the resend interval), so that an
+            // account from before the setting, or whose link expired, has a
+            // way in without a session to ask for one.
+            if let Err(e) = self.mail_verification_link(user).await {
+                tracing::warn!(error = %e, "could not mail a verification link at login");
+            }
             return Err(ApiError::EmailNotVerified);
         }
         let session = self.start_session(&user, &client).await?;

@@ -24,6 +24,12 @@ impl Accounts {
         if user.email_verified {
             return Err(ApiError::EmailAlreadyVerified);
         }
+        self.mail_verification_link(user).await
+    }
+
+    /// Mails a verification link to `user`'s address, unless one went
+    /// there within the resend interval.
+    pub(super) async fn mail_verification_link(&self, user: User) -> Result<(), ApiError> {
         let mailer = self.mailer.clone();
         let written = self
             .db

@@ -1,5 +1,5 @@
 //! Writing mail from inside a use case's transaction: a fresh token (at
-//! most one per user and purpose each `EMAIL_RESEND_INTERVAL_SECS`) and the
+//! most one per address and purpose each `EMAIL_RESEND_INTERVAL_SECS`) and the
 //! message that carries it, or a notice. Both only write rows; the sender
 //! delivers them after the transaction commits.
 
@@ -8,14 +8,14 @@ use chrono::NaiveDateTime;
 use crate::auth::tokens::{mail_token, mail_token_hash};
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::models::User;
-use crate::db::{outbox, DbConnection};
+use crate::db::{outbox, users, DbConnection};
 use crate::error::ApiError;
 use crate::mail::{Mail, Mailer};
 
 /// Issues a token of `purpose` for `user`, to be sent to `to` (older
 /// unspent tokens of that purpose are void), and returns it for the
-/// message that carries it (`write`). `None`, and nothing issued, when one
-/// was sent within the resend interval.
+/// message that carries it (`write`). `None`, and nothing issued, when a
+/// token of that purpose was sent to `to` within the resend interval.
 pub(super) fn issue_token(
     conn: &mut DbConnection,
     mailer: &Mailer,
@@ -25,8 +25,13 @@ pub(super) fn issue_token(
     now: NaiveDateTime,
 ) -> Result<Option<String>, ApiError> {
     let settings = mailer.settings();
+    // Concurrent issuers for one user (two instances taking two reset
+    // requests, a double click) go one at a time, so the interval check
+    // and the voiding of older tokens see each other. SQLite's write
+    // transactions are already serial.
+    users::lock(conn, user.id)?;
     let since = now - chrono::Duration::from_std(settings.resend_interval).unwrap_or_default();
-    if email_tokens::issued_since(conn, user.id, purpose, since)? {
+    if email_tokens::issued_since(conn, to, purpose, since)? {
         return Ok(None);
     }
     let ttl = match purpose {
@@ -36,7 +41,10 @@ pub(super) fn issue_token(
     };
     let token = mail_token()
         .map_err(|e| ApiError::internal(format!("the OS random source failed: {e}")))?;
-    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    let expires_at = chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .ok_or_else(|| ApiError::internal("token lifetime out of range"))?;
     email_tokens::issue(
         conn,
         &mail_token_hash(&token),

@@ -1,5 +1,6 @@
-//! Changing one's password: `POST /accounts/password/change`. Every reset
-//! link still out is void, and a notice goes to the account's address.
+//! Changing one's password: `POST /accounts/password/change`. Every link
+//! still out (reset, verification, email change) is void, and a notice goes
+//! to the account's address.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -103,7 +104,9 @@ impl Accounts {
                 crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     users::set_password(conn, id, hash)?;
-                    email_tokens::void(conn, id, &[Purpose::PasswordReset], now)?;
+                    // Every link still out, an email change's included: whoever
+                    // asked for it may be who the new password shuts out.
+                    email_tokens::void(conn, id, &Purpose::ALL, now)?;
                     mailing::write(
                         conn,
                         &mailer,

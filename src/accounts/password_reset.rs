@@ -80,9 +80,9 @@ impl Accounts {
 
     /// Spends a reset token on a new password. A password that breaks a
     /// rule is refused before the token is spent. Then: every session of
-    /// the user ends, the account's login failures are forgotten, every
-    /// other reset token is void, and a notice goes out. Nobody is logged
-    /// in.
+    /// the user ends, the account's login failures are forgotten, its
+    /// address counts as verified (the link reached it), every other token
+    /// is void, and a notice goes out. Nobody is logged in.
     pub async fn confirm_password_reset(
         &self,
         token: &str,
@@ -123,6 +123,10 @@ impl Accounts {
             return Err(ApiError::Validation(errors));
         }
         let new_hash = self.passwords.hash(new_password).await?;
+        // Sessions end before the password changes (if the store is down,
+        // nothing has changed and the token still works) and again after
+        // (one started meanwhile with the old password).
+        self.sessions.revoke_all(user.id).await?;
         let mailer = self.mailer.clone();
         let changed = user.clone();
         self.db
@@ -133,7 +137,11 @@ impl Accounts {
                         return Err(ApiError::InvalidToken);
                     }
                     users::set_password(conn, changed.id, new_hash)?;
-                    email_tokens::void(conn, changed.id, &[Purpose::PasswordReset], now)?;
+                    // The link proved the address is theirs.
+                    users::mark_email_verified(conn, changed.id)?;
+                    // Every other link too: an email change someone else
+                    // asked for must not outlive the password it knew.
+                    email_tokens::void(conn, changed.id, &Purpose::ALL, now)?;
                     mailing::write(
                         conn,
                         &mailer,

@@ -76,16 +76,24 @@ impl Accounts {
 
     /// Registration that reveals nothing: a new email gets an account and
     /// a verification link; a taken one costs the same hash, and its owner
-    /// gets a new verification link (not yet verified) or a "someone tried
-    /// to sign up with your address" notice (at most one per resend
-    /// interval).
+    /// gets a "someone tried to sign up with your address" notice (at most
+    /// one per resend interval). A taken username is the same 400 for both.
     async fn sign_up_unseen(&self, valid: Valid) -> Result<(), ApiError> {
         let canonical = valid.email.canonical();
-        let probe = canonical.clone();
-        let taken = self
+        let (probe, username) = (canonical.clone(), valid.username.clone());
+        let (taken, username_taken) = self
             .db
-            .run(move |conn| users::email_exists(conn, &probe))
+            .run(move |conn| {
+                let username_taken =
+                    !username.is_empty() && users::username_exists(conn, &username)?;
+                Ok((users::email_exists(conn, &probe)?, username_taken))
+            })
             .await?;
+        // Checked first, so it is the same 400 for a new and a taken email
+        // (checked only on the new one, it would tell the two apart).
+        if username_taken {
+            return Err(users::username_taken());
+        }
         if !taken {
             match self.create(valid, true).await {
                 Err(ApiError::EmailTaken) => {}
@@ -105,26 +113,11 @@ impl Accounts {
                     };
                     let now = crate::db::now();
                     let to = owner.email.clone();
-                    if !owner.email_verified {
-                        if let Some(token) = mailing::issue_token(
-                            conn,
-                            &mailer,
-                            &owner,
-                            &to,
-                            Purpose::EmailVerification,
-                            now,
-                        )? {
-                            mailing::write(
-                                conn,
-                                &mailer,
-                                &owner,
-                                &to,
-                                &Mail::EmailVerification { token: &token },
-                                now,
-                            )?;
-                        }
-                        return Ok(());
-                    }
+                    // Verified or not, the owner gets a notice, never a
+                    // verification link: that link would verify an account
+                    // whose password whoever registered first chose. The
+                    // notice points to a password reset, which proves the
+                    // address (and verifies it).
                     let since = now - chrono::Duration::from_std(interval).unwrap_or_default();
                     if !outbox::written_since(conn, Mail::SignupAttempt.kind(), &to, since)? {
                         mailing::write(conn, &mailer, &owner, &to, &Mail::SignupAttempt, now)?;

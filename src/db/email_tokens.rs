@@ -78,17 +78,17 @@ pub fn issue(
     Ok(())
 }
 
-/// Whether the user was sent a token of this purpose after `since` (the
-/// resend interval).
+/// Whether a token of this purpose was sent to `email` after `since` (the
+/// resend interval is per address and purpose).
 pub fn issued_since(
     conn: &mut DbConnection,
-    user_id: i32,
+    email: &str,
     purpose: Purpose,
     since: NaiveDateTime,
 ) -> Result<bool, ApiError> {
     let found = diesel::select(diesel::dsl::exists(
         email_tokens::table
-            .filter(email_tokens::user_id.eq(user_id))
+            .filter(email_tokens::email.eq(email))
             .filter(email_tokens::purpose.eq(purpose.as_str()))
             .filter(email_tokens::created_at.gt(since)),
     ))

@@ -286,29 +286,36 @@ fn without_gssapi(url: &str) -> String {
 /// SQLite transactions DEFERRED: one that reads, then writes after another
 /// connection committed, fails at once with "database is locked" (no busy
 /// timeout applies to that upgrade). `BEGIN IMMEDIATE` takes the write
-/// lock first, waiting for it within the busy timeout. PostgreSQL's
-/// transactions need nothing of the kind. `f` must not open a transaction
-/// of its own.
+/// lock first, waiting for it within the busy timeout. diesel's own
+/// transaction manager issues it, so it knows a transaction is open: a
+/// failed commit or a panic leaves a connection the pool drops (it reports
+/// itself broken), never one holding the write lock. PostgreSQL's
+/// transactions need nothing of the kind.
 pub fn write_transaction<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    if !matches!(conn, DbConnection::Sqlite(_)) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = AnsiTransactionManager;
+    let DbConnection::Sqlite(lite) = conn else {
         return conn.transaction(f);
-    }
-    conn.batch_execute("BEGIN IMMEDIATE")?;
-    match f(conn) {
-        Ok(value) => {
-            conn.batch_execute("COMMIT")?;
-            Ok(value)
-        }
-        Err(error) => {
-            if let Err(e) = conn.batch_execute("ROLLBACK") {
-                tracing::warn!(error = %e, "rollback failed");
+    };
+    Manager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    // Still the SQLite connection `f` was lent.
+    if let DbConnection::Sqlite(lite) = conn {
+        match &result {
+            Ok(_) => <Manager as TransactionManager<SqliteConnection>>::commit_transaction(lite)?,
+            Err(_) => {
+                if let Err(e) =
+                    <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(lite)
+                {
+                    tracing::warn!(error = %e, "rollback failed");
+                }
             }
-            Err(error)
         }
     }
+    result
 }
 
 /// The current time as stored: UTC, to the microsecond (PostgreSQL's

@@ -21,6 +21,8 @@ pub struct NewMessage {
     pub body_text: String,
     pub body_html: String,
     pub created_at: NaiveDateTime,
+    /// When the message's link expires (`None` for a notice).
+    pub expires_at: Option<NaiveDateTime>,
     pub next_attempt_at: NaiveDateTime,
 }
 
@@ -35,6 +37,7 @@ pub struct Message {
     pub body_text: String,
     pub body_html: String,
     pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
     pub attempts: i32,
 }
 
@@ -63,7 +66,7 @@ pub fn written_since(
 }
 
 const COLUMNS: &str =
-    "id, kind, message_id, recipient, subject, body_text, body_html, created_at, attempts";
+    "id, kind, message_id, recipient, subject, body_text, body_html, created_at, expires_at, attempts";
 
 /// Claims up to `limit` messages due at `now` until `lease_until`, oldest
 /// first. On PostgreSQL rows another instance is claiming are skipped, not

@@ -68,6 +68,7 @@ diesel::table! {
         body_text -> Text,
         body_html -> Text,
         created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
         claimed_until -> Nullable<Timestamp>,

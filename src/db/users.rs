@@ -73,6 +73,14 @@ pub fn find_by_email(conn: &mut DbConnection, canonical: &str) -> Result<Option<
     Ok(found)
 }
 
+pub fn username_exists(conn: &mut DbConnection, username: &str) -> Result<bool, ApiError> {
+    let exists = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
+        users::table.filter(users::username.eq(username)),
+    ))
+    .get_result(c))?;
+    Ok(exists)
+}
+
 pub fn email_exists(conn: &mut DbConnection, canonical: &str) -> Result<bool, ApiError> {
     let exists = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         users::table.filter(users::email_canonical.eq(canonical)),
@@ -124,6 +132,20 @@ pub fn set_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<()
     Ok(())
 }
 
+/// Locks the user's row until the transaction ends (PostgreSQL; SQLite's
+/// write transactions hold the whole database already).
+pub fn lock(conn: &mut DbConnection, id: i32) -> Result<(), ApiError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        users::table
+            .find(id)
+            .select(users::id)
+            .for_update()
+            .first::<i32>(pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
 pub fn mark_email_verified(conn: &mut DbConnection, id: i32) -> Result<User, ApiError> {
     let target = users::table.find(id);
     Ok(crate::on_backend!(conn, |c| diesel::update(target)
@@ -156,7 +178,7 @@ pub fn change_email(
     })
 }
 
-fn username_taken() -> ApiError {
+pub fn username_taken() -> ApiError {
     ApiError::field("username", "A user with that username already exists.")
 }
 

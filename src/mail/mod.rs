@@ -153,7 +153,17 @@ impl Mailer {
                     when => now.format("%-d %B %Y at %H:%M UTC").to_string(),
                 },
             )
-            .map_err(|e| ApiError::internal(format!("email template {}: {e:#}", mail.kind())))?;
+            .map_err(|e| {
+                // The kind and place only: with minijinja's debug info the
+                // full error lists the variables, the token among them.
+                ApiError::internal(format!(
+                    "email template {}: {:?} at {}:{}",
+                    mail.kind(),
+                    e.kind(),
+                    e.name().unwrap_or_default(),
+                    e.line().unwrap_or_default()
+                ))
+            })?;
         Ok(NewMessage {
             kind: mail.kind().to_owned(),
             message_id: self.message_id(),
@@ -162,6 +172,10 @@ impl Mailer {
             body_text: rendered.text,
             body_html: rendered.html,
             created_at: now,
+            expires_at: (!token.is_empty())
+                .then(|| chrono::Duration::from_std(ttl).ok())
+                .flatten()
+                .and_then(|ttl| now.checked_add_signed(ttl)),
             next_attempt_at: now,
         })
     }

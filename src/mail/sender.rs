@@ -69,11 +69,11 @@ impl Sender {
                 return Ok(());
             }
             let now = crate::db::now();
-            // Long enough for a send to time out and be marked.
-            let lease = chrono::Duration::from_std(
-                self.settings.send_timeout * 2 + Duration::from_secs(30),
-            )
-            .unwrap_or(chrono::Duration::MAX);
+            // Long enough for every message of the batch to time out in
+            // turn and be marked: no other instance claims one meanwhile.
+            let whole_batch = self.settings.send_timeout * u32::try_from(BATCH + 1).unwrap_or(11)
+                + Duration::from_secs(30);
+            let lease = chrono::Duration::from_std(whole_batch).unwrap_or(chrono::Duration::MAX);
             let batch = self
                 .db
                 .run(move |conn| outbox::claim(conn, now, now + lease, BATCH))
@@ -104,8 +104,13 @@ impl Sender {
     }
 
     async fn deliver(&self, row: Row) -> Result<(), ApiError> {
-        let (id, kind, attempts, created_at) =
-            (row.id, row.kind.clone(), row.attempts, row.created_at);
+        let (id, kind, attempts, created_at, expires_at) = (
+            row.id,
+            row.kind.clone(),
+            row.attempts,
+            row.created_at,
+            row.expires_at,
+        );
         let result = match self.build(&row) {
             Ok(message) => {
                 let stem = format!(
@@ -139,7 +144,7 @@ impl Sender {
             }
             Err(error) => {
                 self.metrics.mail_send_failed();
-                if self.gives_up(created_at, now) {
+                if self.gives_up(created_at, expires_at, now) {
                     tracing::error!(outbox_id = id, kind, attempts, %error, "mail given up");
                     self.metrics.mail_given_up();
                     self.db
@@ -157,9 +162,16 @@ impl Sender {
         Ok(())
     }
 
-    fn gives_up(&self, created_at: NaiveDateTime, now: NaiveDateTime) -> bool {
+    /// Past `EMAIL_GIVE_UP_AFTER_SECS`, or past its link's expiry (a dead
+    /// link helps nobody; the user can ask for a new one).
+    fn gives_up(
+        &self,
+        created_at: NaiveDateTime,
+        expires_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> bool {
         let age = (now - created_at).to_std().unwrap_or_default();
-        age >= self.settings.give_up_after
+        age >= self.settings.give_up_after || expires_at.is_some_and(|end| now >= end)
     }
 
     /// 2 s after the first failure, doubling, at most `EMAIL_RETRY_MAX_SECS`.

@@ -13,7 +13,37 @@ both_backends!(
     wrong_passwords_bad_and_taken_emails_are_refused,
     an_address_taken_meanwhile_is_409_at_confirmation,
     a_confirmed_change_voids_the_old_address_tokens,
+    a_password_change_voids_a_pending_email_change,
 );
+
+async fn a_password_change_voids_a_pending_email_change(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_smtp(backend, &smtp, &[]).await;
+    let (_, session) = app.register_app().await;
+    // Someone who knew the password asks for their own address...
+    let theirs = app.unique_email();
+    app.bearer(&session)
+        .request(
+            Method::POST,
+            "/accounts/email/change",
+            Some(&json!({"new_email": theirs, "password": PASSWORD})),
+        )
+        .await;
+    let token = smtp.nth(&theirs, 1).await.token();
+    // ...and the owner, warned, changes the password.
+    let change = app
+        .bearer(&session)
+        .request(
+            Method::POST,
+            "/accounts/password/change",
+            Some(&json!({"current_password": PASSWORD, "new_password": "the owner's new passphrase"})),
+        )
+        .await;
+    assert_eq!(change.status, 204);
+    app.post_json("/accounts/email/change/confirm", &json!({"token": token}))
+        .await
+        .problem(400, "invalid_token");
+}
 
 async fn a_change_is_confirmed_by_the_new_address_and_told_to_the_old(backend: Backend) {
     let smtp = SmtpServer::start();

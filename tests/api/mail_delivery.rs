@@ -16,6 +16,7 @@ both_backends!(
     an_smtp_outage_delays_mail_and_loses_none,
     refused_and_timed_out_sends_are_retried_until_delivered_once,
     mail_undeliverable_past_the_give_up_time_is_given_up,
+    a_link_undelivered_past_its_expiry_is_given_up,
     two_instances_on_one_database_send_each_message_once,
     sigterm_lets_the_send_in_flight_finish_and_it_is_not_sent_again,
 );
@@ -130,6 +131,24 @@ async fn mail_undeliverable_past_the_give_up_time_is_given_up(backend: Backend) 
         smtp.messages().is_empty(),
         "a given-up message stays given up"
     );
+}
+
+async fn a_link_undelivered_past_its_expiry_is_given_up(backend: Backend) {
+    let smtp = SmtpServer::reserve();
+    let app = spawn_with_smtp(
+        backend,
+        &smtp,
+        &[("METRICS_TOKEN", "scrape"), ("EMAIL_VERIFY_TTL_SECS", "2")],
+    )
+    .await;
+    app.register_app().await;
+    until("the dead link is given up", async || {
+        metric(&app, "accounts_mail_given_up_total").await == 1.0
+    })
+    .await;
+    smtp.listen();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(smtp.messages().is_empty());
 }
 
 async fn two_instances_on_one_database_send_each_message_once(backend: Backend) {

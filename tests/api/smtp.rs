@@ -214,6 +214,28 @@ impl SmtpServer {
         }
     }
 
+    /// The `n`th message (from 1) to `address` whose subject starts with
+    /// `subject`, waiting for it.
+    pub async fn nth_with_subject(&self, address: &str, subject: &str, n: usize) -> Mail {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut got: Vec<Mail> = self
+                .messages_to(address)
+                .into_iter()
+                .filter(|m| m.subject.starts_with(subject))
+                .collect();
+            if got.len() >= n {
+                return got.swap_remove(n - 1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{address} received {} of {n} \"{subject}\" messages",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// The `n`th message (from 1) to `address`, waiting for it.
     pub async fn nth(&self, address: &str, n: usize) -> Mail {
         self.wait_for(address, n).await.swap_remove(n - 1)

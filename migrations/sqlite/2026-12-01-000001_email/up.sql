@@ -16,7 +16,9 @@ CREATE TABLE email_tokens (
     expires_at TIMESTAMP NOT NULL,
     used_at TIMESTAMP
 );
-CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose, created_at);
+CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+-- The resend interval: the latest token of a purpose sent to an address.
+CREATE INDEX email_tokens_email_purpose ON email_tokens (email, purpose, created_at);
 CREATE INDEX email_tokens_expires_at ON email_tokens (expires_at);
 
 -- Mail to send, written in the same transaction as the change that needs
@@ -32,6 +34,9 @@ CREATE TABLE outbox (
     body_text TEXT NOT NULL,
     body_html TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
+    -- When the link in the message expires: undelivered by then, it is
+    -- given up (a dead link is no help). NULL for notices.
+    expires_at TIMESTAMP,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
     claimed_until TIMESTAMP,
@@ -40,6 +45,8 @@ CREATE TABLE outbox (
     failed_at TIMESTAMP
 );
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+-- One sign-up-attempt notice per address and interval.
+CREATE INDEX outbox_recipient_kind ON outbox (recipient, kind, created_at);
 
 -- Password-reset requests as received, known email or not: the request
 -- answers after one insert either way, and the sender decides later
