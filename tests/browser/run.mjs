@@ -451,6 +451,44 @@ try {
     assert(resetAccepted.includes("detail"), resetAccepted);
   });
 
+  await step("Try it out: email verify with a bogus token answers 400 invalid_token", async () => {
+    const { status, block, example } = await tryOut("operations-email-verify", { token: "x".repeat(43) });
+    assert(status === "400", `email verify answered ${status}`);
+    assert("token" in JSON.parse(example), `the textarea's example: ${example}`);
+    const shown = await responseBody(block);
+    assert(shown.includes("invalid_token"), shown);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-5-invalid-token.png") });
+  });
+
+  await step("Try it out: login again, for the verification steps", async () => {
+    const { status, block } = await tryOut("operations-accounts-login", { email: docsEmail, password: PASSWORD });
+    assert(status === "200", `login answered ${status}: ${await responseBody(block)}`);
+  });
+
+  await step("Try it out: send verification with the session answers 202", async () => {
+    const { status, block } = await tryOut("operations-email-send_verification");
+    // Not yet verified, so not 409 email_already_verified (that comes below).
+    assert(status === "202", `send verification answered ${status}: ${await responseBody(block)}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-6-send-verification.png") });
+  });
+
+  await step("Try it out: email verify with the mailed token answers 200, verified", async () => {
+    // Registration's link: the request above, within EMAIL_RESEND_INTERVAL_SECS, mails none.
+    // (Verified before the reset below: a completed reset verifies the address too.)
+    const link = linkIn(await waitForMail(docsEmail, linksTo("verify-email")), "verify-email");
+    const { status, block } = await tryOut("operations-email-verify", { token: tokenOf(link) });
+    assert(status === "200", `email verify answered ${status}: ${await responseBody(block)}`);
+    const shown = JSON.parse(await responseBody(block));
+    assert(shown.user.email === docsEmail && shown.user.email_verified === true, JSON.stringify(shown));
+  });
+
+  await step("Try it out: send verification once verified answers 409 email_already_verified", async () => {
+    const { status, block } = await tryOut("operations-email-send_verification");
+    assert(status === "409", `send verification answered ${status}`);
+    const shown = await responseBody(block);
+    assert(shown.includes("email_already_verified"), shown);
+  });
+
   let docsResetLink;
   await step("Try it out: password reset for the account answers the same 202 and mails a link", async () => {
     const { status, block } = await tryOut("operations-password_reset-request_reset", { email: docsEmail });
@@ -470,41 +508,9 @@ try {
     await block.screenshot({ path: join(ARTIFACTS, "docs-4-reset-confirm.png") });
   });
 
-  await step("Try it out: email verify with a bogus token answers 400 invalid_token", async () => {
-    const { status, block, example } = await tryOut("operations-email-verify", { token: "x".repeat(43) });
-    assert(status === "400", `email verify answered ${status}`);
-    assert("token" in JSON.parse(example), `the textarea's example: ${example}`);
-    const shown = await responseBody(block);
-    assert(shown.includes("invalid_token"), shown);
-    await block.screenshot({ path: join(ARTIFACTS, "docs-5-invalid-token.png") });
-  });
-
-  await step("Try it out: login again, with the new password", async () => {
+  await step("Try it out: after the reset (which ended the session), login with the new password", async () => {
     const { status, block } = await tryOut("operations-accounts-login", { email: docsEmail, password: NEW_PASSWORD });
     assert(status === "200", `login answered ${status}: ${await responseBody(block)}`);
-  });
-
-  await step("Try it out: send verification with the session answers 202", async () => {
-    const { status, block } = await tryOut("operations-email-send_verification");
-    // Not yet verified, so not 409 email_already_verified (that comes below).
-    assert(status === "202", `send verification answered ${status}: ${await responseBody(block)}`);
-    await block.screenshot({ path: join(ARTIFACTS, "docs-6-send-verification.png") });
-  });
-
-  await step("Try it out: email verify with the mailed token answers 200, verified", async () => {
-    // Registration's link: the request above, within EMAIL_RESEND_INTERVAL_SECS, mails none.
-    const link = linkIn(await waitForMail(docsEmail, linksTo("verify-email")), "verify-email");
-    const { status, block } = await tryOut("operations-email-verify", { token: tokenOf(link) });
-    assert(status === "200", `email verify answered ${status}: ${await responseBody(block)}`);
-    const shown = JSON.parse(await responseBody(block));
-    assert(shown.user.email === docsEmail && shown.user.email_verified === true, JSON.stringify(shown));
-  });
-
-  await step("Try it out: send verification once verified answers 409 email_already_verified", async () => {
-    const { status, block } = await tryOut("operations-email-send_verification");
-    assert(status === "409", `send verification answered ${status}`);
-    const shown = await responseBody(block);
-    assert(shown.includes("email_already_verified"), shown);
   });
 
   const docsNewEmail = `docs-new-${Date.now()}@example.com`;
