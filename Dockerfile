@@ -36,16 +36,18 @@ RUN mkdir src \
  && cargo build --release --locked \
  && rm -rf src
 
-# 2. The service. migrations/ is read at compile time by
-#    diesel_migrations::embed_migrations!("migrations/sqlite" and
-#    "migrations/postgres"); nothing else outside src/ is include_str!'d
-#    (openapi/openapi.json is a committed copy, not an input). The copied files
+# 2. The service. Read at compile time: migrations/ (diesel_migrations::
+#    embed_migrations!), static/ and templates/ (include_str!: Swagger UI's
+#    initializer and the mail templates); .ci/deploy-check checks that every
+#    directory src/ embeds is copied here (openapi/openapi.json is a committed
+#    copy, not an input). The copied files
 #    keep their mtimes from the build context, which can be older than the
 #    stand-ins' build, so they are touched for cargo to rebuild the crate.
 COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY static ./static
+COPY templates ./templates
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked \
  && cp target/release/accounts /usr/local/bin/accounts
