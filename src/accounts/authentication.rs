@@ -155,6 +155,37 @@ impl Accounts {
         }
     }
 
+    /// Whether `password` is the logged-in `user`'s, counted like a login
+    /// (a stolen session must not become a password oracle): a wrong one is
+    /// a failure toward the throttle, and a throttled account is 429.
+    pub(super) async fn recheck_password(
+        &self,
+        user: &User,
+        password: SecretString,
+        client_ip: &str,
+    ) -> Result<bool, ApiError> {
+        let attempt = self
+            .throttle
+            .begin(&user.email_canonical, client_ip)
+            .await?;
+        let verified = match self
+            .passwords
+            .verify(password, Some(user.password.clone()))
+            .await
+        {
+            Ok(verified) => verified,
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                return Err(error);
+            }
+        };
+        match verified {
+            Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
+            Verified::No => self.throttle.failed(attempt).await?,
+        }
+        Ok(matches!(verified, Verified::Yes { .. }))
+    }
+
     /// The user if the password is theirs and they may log in (recording the
     /// login, and a stronger hash when the parameters changed).
     async fn check_credentials(

@@ -6,7 +6,6 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{mailing, Accounts};
-use crate::auth::passwords::Verified;
 use crate::auth::sessions::SessionUser;
 use crate::auth::tokens::{looks_like_mail_token, mail_token_hash};
 use crate::db::email_tokens::{self, Purpose};
@@ -64,27 +63,11 @@ impl Accounts {
             errors.insert("password".into(), vec![WRONG_PASSWORD.into()]);
             return Err(ApiError::Validation(errors));
         }
-        let attempt = self
-            .throttle
-            .begin(&user.email_canonical, &change.client_ip)
-            .await?;
-        let verified = match self
-            .passwords
-            .verify(change.password, Some(user.password.clone()))
-            .await
+        if !self
+            .recheck_password(&user, change.password, &change.client_ip)
+            .await?
         {
-            Ok(verified) => verified,
-            Err(error) => {
-                self.throttle.abandon(attempt).await;
-                return Err(error);
-            }
-        };
-        match verified {
-            Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
-            Verified::No => {
-                self.throttle.failed(attempt).await?;
-                errors.insert("password".into(), vec![WRONG_PASSWORD.into()]);
-            }
+            errors.insert("password".into(), vec![WRONG_PASSWORD.into()]);
         }
         let Some(new_email) = new_email.filter(|_| errors.is_empty()) else {
             return Err(ApiError::Validation(errors));

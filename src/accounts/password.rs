@@ -5,7 +5,6 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{mailing, push, Accounts};
-use crate::auth::passwords::Verified;
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
@@ -65,31 +64,12 @@ impl Accounts {
         if errors.contains_key("current_password") {
             return Err(ApiError::Validation(errors));
         }
-        let attempt = self
-            .throttle
-            .begin(&user.email_canonical, &client_ip)
-            .await?;
-        let verified = match self
-            .passwords
-            .verify(current, Some(user.password.clone()))
-            .await
-        {
-            Ok(verified) => verified,
-            Err(error) => {
-                self.throttle.abandon(attempt).await;
-                return Err(error);
-            }
-        };
-        match verified {
-            Verified::Yes { .. } => self.throttle.succeeded(attempt).await?,
-            Verified::No => {
-                self.throttle.failed(attempt).await?;
-                push(
-                    &mut errors,
-                    "current_password",
-                    [WRONG_CURRENT_PASSWORD.to_owned()],
-                );
-            }
+        if !self.recheck_password(&user, current, &client_ip).await? {
+            push(
+                &mut errors,
+                "current_password",
+                [WRONG_CURRENT_PASSWORD.to_owned()],
+            );
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
