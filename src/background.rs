@@ -1,5 +1,5 @@
 //! What each instance runs beside its HTTP server: the purge of expired
-//! rows, and the mail worker (reset requests turned into messages, then
+//! rows, the media sweep, and the mail worker (reset requests turned into messages, then
 //! the outbox delivered).
 
 use std::time::Duration;
@@ -22,6 +22,26 @@ pub fn spawn_purger(accounts: &Accounts) {
         loop {
             tick.tick().await;
             accounts.purge_expired().await;
+        }
+    });
+}
+
+/// Every `interval`, removes picture files no profile points at (older
+/// than `grace`). The first sweep runs one interval after start-up.
+pub fn spawn_media_sweeper(accounts: &Accounts, interval: Duration, grace: Duration) {
+    let accounts = accounts.clone();
+    actix_web::rt::spawn(async move {
+        let start = actix_web::rt::time::Instant::now() + interval;
+        let mut tick = actix_web::rt::time::interval_at(start, interval);
+        loop {
+            tick.tick().await;
+            match accounts.sweep_media(grace).await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(removed, "removed picture files no profile points at")
+                }
+                Err(e) => tracing::warn!(error = %e, "media sweep failed; will retry"),
+            }
         }
     });
 }

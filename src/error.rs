@@ -30,6 +30,8 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("not authenticated")]
     NotAuthenticated,
+    #[error("permission denied")]
+    PermissionDenied,
     #[error("CSRF check failed: {0}")]
     CsrfFailed(&'static str),
     #[error("not found")]
@@ -75,6 +77,7 @@ impl ApiError {
             ApiError::InvalidImage(_) => "invalid_image",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::NotAuthenticated => "not_authenticated",
+            ApiError::PermissionDenied => "permission_denied",
             ApiError::CsrfFailed(_) => "csrf_failed",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -98,6 +101,9 @@ impl ApiError {
             ApiError::InvalidCredentials => "The email or password is not correct.".into(),
             ApiError::NotAuthenticated => {
                 "Authentication credentials were not provided or have expired.".into()
+            }
+            ApiError::PermissionDenied => {
+                "You do not have permission to perform this action.".into()
             }
             ApiError::CsrfFailed(why) => format!("CSRF check failed: {why}."),
             ApiError::NotFound => "The requested resource was not found.".into(),
@@ -157,7 +163,9 @@ impl ResponseError for ApiError {
             | ApiError::InvalidImage(_)
             | ApiError::InvalidToken => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials | ApiError::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::CsrfFailed(_) | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
+            ApiError::CsrfFailed(_) | ApiError::EmailNotVerified | ApiError::PermissionDenied => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::EmailTaken | ApiError::EmailAlreadyVerified => StatusCode::CONFLICT,

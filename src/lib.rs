@@ -13,6 +13,7 @@ pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod openapi;
+pub mod operator;
 pub mod redis_pool;
 pub mod startup;
 pub mod telemetry;

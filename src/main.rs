@@ -1,5 +1,6 @@
 //! The `accounts` binary: `serve` (the default), `migrate`,
-//! `createsuperuser --email EMAIL` and `openapi`, like Django's manage.py.
+//! `createsuperuser --email EMAIL`, `users ...` and `openapi`, like
+//! Django's manage.py.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -9,17 +10,23 @@ use accounts::config::Settings;
 use accounts::startup::{accounts_for_cli, migrate, Application};
 use accounts::telemetry;
 
-const USAGE: &str = "usage: accounts [serve | migrate | createsuperuser --email EMAIL | openapi]
+const USAGE: &str =
+    "usage: accounts [serve | migrate | createsuperuser --email EMAIL | users ... | openapi]
 
   serve            run the HTTP server (the default)
   migrate          apply pending database migrations and exit
   createsuperuser  create a staff superuser; the password is read from the
                    terminal, or from the first line of standard input
+{USERS}
   openapi          print the OpenAPI document (as committed in openapi/openapi.json)
   hash-rate [SECS] Argon2 hashes a second at the configured parameters, on
                    PASSWORD_HASH_CONCURRENCY threads (default 3 seconds)
 
 Settings come from the environment and an optional .env file; see README.md.";
+
+fn usage() -> String {
+    USAGE.replace("{USERS}", accounts::operator::USAGE)
+}
 
 /// glibc's malloc raises its mmap threshold after the first large block is
 /// freed and from then on keeps such blocks (a decoded picture is up to
@@ -44,7 +51,7 @@ async fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().map_or("serve", String::as_str);
     if matches!(command, "-h" | "--help" | "help") {
-        println!("{USAGE}");
+        println!("{}", usage());
         return ExitCode::SUCCESS;
     }
     if command == "openapi" {
@@ -82,8 +89,9 @@ async fn run() -> ExitCode {
             println!("{} migration(s) applied", applied.len());
         }),
         "createsuperuser" => create_superuser(&settings, &args[1..]).await,
+        "users" => accounts::operator::users(&settings, &args[1..]).await,
         other => {
-            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            eprintln!("unknown command {other:?}\n\n{}", usage());
             return ExitCode::from(2);
         }
     };

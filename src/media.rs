@@ -198,6 +198,33 @@ impl MediaStore {
         }
     }
 
+    /// The stored pictures (paths relative to the media root) last written
+    /// before `before`, and leftover temporary files of that age (an
+    /// upload cut off by a crash), which are removed here.
+    pub fn stored_before(&self, before: std::time::SystemTime) -> io::Result<Vec<String>> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(self.root.join(PICTURE_DIR))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < before);
+            if !old {
+                continue;
+            }
+            if name.starts_with(".tmp-") {
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
+            let relative = format!("{PICTURE_DIR}/{name}");
+            if self.path_of(&relative).is_some() {
+                found.push(relative);
+            }
+        }
+        Ok(found)
+    }
+
     /// Only names this module makes are ever mapped to a path: no
     /// traversal, encoded or not, can name another file.
     fn path_of(&self, relative: &str) -> Option<PathBuf> {

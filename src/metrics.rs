@@ -1,7 +1,8 @@
 //! Prometheus metrics, served at `GET /metrics`: requests by route and
 //! status, their latency, login outcomes, and the latency of the session
 //! store and the database as the service sees them, and the mail outbox
-//! (queue depth, sent, failed attempts, given up).
+//! (queue depth, sent, failed attempts, given up), and the audited
+//! account actions (staff actions, deletions).
 //!
 //! One registry per application (not a global), so that several instances
 //! in one process (the tests) keep their own counts.
@@ -32,6 +33,8 @@ pub struct Metrics {
     mail_send_failures: IntCounter,
     mail_given_up: IntCounter,
     mail_queue_depth: IntGauge,
+    admin_actions: IntCounterVec,
+    account_deletions: IntCounterVec,
 }
 
 /// How a login attempt ended.
@@ -100,6 +103,22 @@ impl Metrics {
             "mail_queue_depth",
             "Messages in the outbox neither sent nor given up (all instances).",
         )?;
+        let admin_actions = IntCounterVec::new(
+            Opts::new(
+                "admin_actions_total",
+                "Staff and operator actions on accounts (the audit log has each), by action.",
+            ),
+            &["action"],
+        )?;
+        let account_deletions = IntCounterVec::new(
+            Opts::new(
+                "account_deletions_total",
+                "Accounts deleted, by who deleted them: self, staff, operator.",
+            ),
+            &["by"],
+        )?;
+        registry.register(Box::new(admin_actions.clone()))?;
+        registry.register(Box::new(account_deletions.clone()))?;
         registry.register(Box::new(mail_sent.clone()))?;
         registry.register(Box::new(mail_send_failures.clone()))?;
         registry.register(Box::new(mail_given_up.clone()))?;
@@ -122,6 +141,8 @@ impl Metrics {
             mail_send_failures,
             mail_given_up,
             mail_queue_depth,
+            admin_actions,
+            account_deletions,
         })
     }
 
@@ -173,6 +194,14 @@ impl Metrics {
 
     pub fn mail_queue_depth(&self, depth: i64) {
         self.mail_queue_depth.set(depth);
+    }
+
+    pub fn admin_action(&self, action: &str) {
+        self.admin_actions.with_label_values(&[action]).inc();
+    }
+
+    pub fn account_deleted(&self, by: &str) {
+        self.account_deletions.with_label_values(&[by]).inc();
     }
 
     pub fn database(&self) -> Histogram {

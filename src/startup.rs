@@ -25,7 +25,7 @@ use crate::auth::passwords::Passwords;
 use crate::auth::sessions::{DbStore, Lifetimes, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
-use crate::background::{spawn_purger, MailWorker};
+use crate::background::{spawn_media_sweeper, spawn_purger, MailWorker};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
 use crate::mail::sender::Sender;
@@ -103,7 +103,16 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
 /// The account use cases alone, for the command-line tools.
 pub async fn accounts_for_cli(settings: &Settings) -> anyhow::Result<Accounts> {
     let settings = Arc::new(settings.clone());
-    let stores = stores(&settings, &Metrics::new()?).await?;
+    let mut stores = stores(&settings, &Metrics::new()?).await?;
+    // Deleting a user removes their picture too; a media directory that
+    // cannot be opened leaves that to the server's media sweep.
+    stores.media = match MediaStore::open(&settings.stores.media_root) {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::warn!(error = %e, "no media directory: pictures of deleted users are left to the media sweep");
+            None
+        }
+    };
     Ok(Accounts::new(stores, settings))
 }
 
@@ -141,6 +150,11 @@ impl Application {
         );
         let accounts = Accounts::new(stores, settings.clone());
         spawn_purger(&accounts);
+        spawn_media_sweeper(
+            &accounts,
+            settings.stores.media_sweep_interval,
+            settings.stores.media_sweep_grace,
+        );
         // A send in flight at SIGTERM may take its whole timeout.
         let mail = MailWorker::spawn(
             accounts.clone(),

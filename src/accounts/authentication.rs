@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::Accounts;
 use crate::auth::passwords::Verified;
-use crate::auth::sessions::{new_state, ClientKind, SessionUser};
+use crate::auth::sessions::{new_state, with_generation, ClientKind, SessionUser};
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
@@ -114,7 +114,25 @@ impl Accounts {
             return Err(ApiError::EmailNotVerified);
         }
         let session = self.start_session(&user, &client).await?;
+        if let NewSession::App { token, .. } = &session {
+            // Deleted or deactivated while the password was checked: the
+            // change ended every session before this one existed, so this
+            // one must end here. (A browser's session is written after the
+            // response is built; its generation refuses it instead.)
+            if !self.may_still_log_in(&user).await? {
+                self.sessions.end(token).await?;
+                return Err(ApiError::InvalidCredentials);
+            }
+        }
         Ok(LoggedIn { user, session })
+    }
+
+    /// Whether `user`, as read at login, is still there, active and at the
+    /// same session generation.
+    async fn may_still_log_in(&self, user: &User) -> Result<bool, ApiError> {
+        let (id, generation) = (user.id, user.session_generation);
+        let now = self.db.run(move |conn| users::find(conn, id)).await?;
+        Ok(now.is_some_and(|u| u.is_active && u.session_generation == generation))
     }
 
     /// Checks an email and password. Unknown email, wrong password and an
@@ -234,7 +252,10 @@ impl Accounts {
             ClientKind::App => {
                 let token = self
                     .sessions
-                    .create(new_state(user.id, ClientKind::App, now))
+                    .create(with_generation(
+                        new_state(user.id, ClientKind::App, now),
+                        user.session_generation,
+                    ))
                     .await?;
                 Ok(NewSession::App {
                     token,

@@ -19,12 +19,14 @@ pub struct MeEdit {
 }
 
 impl Accounts {
-    /// The user behind a session, if it may still use the service. `loaded`
-    /// is the copy the session store loaded with the session, if any (then
-    /// no query is made). `None` means the session must end.
+    /// The user behind a session, if it may still use the service: active,
+    /// and still at the session's `generation`. `loaded` is the copy the
+    /// session store loaded with the session, if any (then no query is
+    /// made). `None` means the session must end.
     pub async fn current_user(
         &self,
         user_id: i32,
+        generation: i32,
         loaded: Option<SessionUser>,
     ) -> Result<Option<SessionUser>, ApiError> {
         let user = match loaded {
@@ -40,7 +42,7 @@ impl Accounts {
                 user
             }
         };
-        Ok(user.filter(|u| u.is_active))
+        Ok(user.filter(|u| u.is_active && u.session_generation == generation))
     }
 
     /// The full row of an active user (with the password hash).

@@ -7,7 +7,10 @@
 //! its children, so a handler cannot reach a store except through a use
 //! case.
 
+mod admin;
+mod audit;
 mod authentication;
+mod deletion;
 mod email_change;
 mod email_verification;
 mod housekeeping;
@@ -20,11 +23,13 @@ mod pictures;
 mod profile;
 mod registration;
 mod sessions;
+mod staff;
 
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+pub use admin::{AdminView, StaffEdit, UserPage, UserQuery, DEFAULT_PAGE_SIZE};
 pub use authentication::{Client, Credentials, LoggedIn, NewSession};
 pub use email_change::EmailChange;
 pub use me::MeEdit;
@@ -33,6 +38,7 @@ pub use pictures::MediaFile;
 pub use profile::ProfileEdit;
 pub use registration::{Registration, SignedUp};
 pub use sessions::SessionListing;
+pub use staff::Actor;
 
 use crate::auth::address_limit::AddressLimit;
 use crate::auth::passwords::Passwords;

@@ -93,9 +93,18 @@ impl Accounts {
     }
 
     /// A stored picture by its path under `/media/`; `None` for anything
-    /// that is not one.
+    /// that is not one, and for a file no profile points at (left behind
+    /// by a crash between a deletion's commit and the file's removal).
     pub async fn media_file(&self, relative: String) -> Result<Option<MediaFile>, ApiError> {
         let store = self.media()?;
+        let probe = relative.clone();
+        if !self
+            .db
+            .run(move |conn| profiles::is_referenced(conn, &probe))
+            .await?
+        {
+            return Ok(None);
+        }
         let found = spawn_blocking_in_span(move || store.read(&relative))
             .await?
             .map_err(|e| ApiError::internal(format!("reading media: {e}")))?;
@@ -103,5 +112,38 @@ impl Accounts {
             bytes,
             content_type,
         }))
+    }
+
+    /// Removes picture files no profile points at that are older than
+    /// `grace` (younger ones may belong to an upload about to be swapped
+    /// in). Returns how many went.
+    pub async fn sweep_media(&self, grace: std::time::Duration) -> Result<usize, ApiError> {
+        let Some(store) = self.media.clone() else {
+            return Ok(0);
+        };
+        let before = std::time::SystemTime::now() - grace;
+        let lister = store.clone();
+        let stored = spawn_blocking_in_span(move || lister.stored_before(before))
+            .await?
+            .map_err(|e| ApiError::internal(format!("listing media: {e}")))?;
+        let mut removed = 0;
+        for batch in stored.chunks(500) {
+            let batch = batch.to_vec();
+            let paths = batch.clone();
+            let referenced = self
+                .db
+                .run(move |conn| profiles::referenced_among(conn, &paths))
+                .await?;
+            let orphans: Vec<String> = batch
+                .into_iter()
+                .filter(|p| !referenced.contains(p))
+                .collect();
+            let store = store.clone();
+            removed += spawn_blocking_in_span(move || {
+                orphans.iter().filter(|p| store.remove(p).is_ok()).count()
+            })
+            .await?;
+        }
+        Ok(removed)
     }
 }

@@ -11,7 +11,9 @@ use super::schemas::{Accepted, AuthResponse, CsrfResponse, LoginRequest, Registe
 use super::AppState;
 use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration, SignedUp};
 use crate::auth::current::{Authenticated, PersistentCookie};
-use crate::auth::sessions::{ClientKind, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY, REMEMBER_KEY};
+use crate::auth::sessions::{
+    ClientKind, CLIENT_KEY, CREATED_AT_KEY, GENERATION_KEY, LAST_SEEN_KEY, REMEMBER_KEY,
+};
 use crate::auth::tokens::csrf_token;
 use crate::auth::transport::{Transport, CSRF_COOKIE};
 use crate::config::SameSite as SameSiteSetting;
@@ -179,6 +181,9 @@ fn respond(
                 .map_err(state_error)?;
             session
                 .insert(LAST_SEEN_KEY, created_at.timestamp())
+                .map_err(state_error)?;
+            session
+                .insert(GENERATION_KEY, user.session_generation)
                 .map_err(state_error)?;
             if let Some(max_age_secs) = persistent_max_age_secs {
                 session.insert(REMEMBER_KEY, true).map_err(state_error)?;

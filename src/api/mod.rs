@@ -1,7 +1,10 @@
 //! The HTTP layer: thin handlers, the JSON extractor, error fallbacks and
 //! the one route table.
 
+pub mod account_deletion;
 pub mod accounts;
+pub mod admin;
+pub mod admin_schemas;
 pub mod current_user;
 pub mod docs;
 pub mod email_change;

@@ -9,8 +9,8 @@ use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 use super::{
-    accounts, docs, email_change, email_verification, fallback, health, me, media, password,
-    password_reset, profile, sessions,
+    account_deletion, accounts, admin, docs, email_change, email_verification, fallback, health,
+    me, media, password, password_reset, profile, sessions,
 };
 
 /// One path's methods, collected so that the 405 can name them.
@@ -67,7 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/accounts/logout").on(Method::POST, accounts::logout),
         endpoint("/accounts/me")
             .get(me::get_me)
-            .on(Method::PATCH, me::patch_me),
+            .on(Method::PATCH, me::patch_me)
+            .on(Method::DELETE, account_deletion::delete_me),
         endpoint("/accounts/me/profile")
             .get(profile::get_profile)
             .on(Method::PATCH, profile::patch_profile),
@@ -85,6 +86,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/accounts/email/change/confirm").on(Method::POST, email_change::confirm_change),
         endpoint("/accounts/sessions").get(sessions::list_sessions),
         endpoint("/accounts/sessions/{id}").on(Method::DELETE, sessions::revoke_session),
+        endpoint("/admin/users").get(admin::list_users),
+        endpoint("/admin/users/{id}")
+            .get(admin::get_user)
+            .on(Method::PATCH, admin::patch_user)
+            .on(Method::DELETE, admin::delete_user),
+        endpoint("/admin/users/{id}/sessions")
+            .get(admin::list_user_sessions)
+            .on(Method::DELETE, admin::end_user_sessions),
+        endpoint("/admin/users/{id}/password-reset").on(Method::POST, admin::send_password_reset),
+        endpoint("/admin/users/{id}/mfa").on(Method::DELETE, admin::remove_mfa),
         endpoint("/healthz").get(health::healthz),
         endpoint("/readyz").get(health::readyz),
         endpoint("/metrics").get(health::metrics),

@@ -10,7 +10,7 @@ use crate::db::models::{Profile, User};
 
 /// For optional fields that may be left out but not sent as `null`
 /// (`null` is a 400, as in Django REST framework).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)

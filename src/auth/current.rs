@@ -11,8 +11,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
 use super::sessions::{
-    ClientKind, Lifetimes, SessionUser, CLIENT_KEY, CREATED_AT_KEY, LAST_SEEN_KEY, REMEMBER_KEY,
-    USER_KEY,
+    ClientKind, Lifetimes, SessionUser, CLIENT_KEY, CREATED_AT_KEY, GENERATION_KEY, LAST_SEEN_KEY,
+    REMEMBER_KEY, USER_KEY,
 };
 use super::transport::Transport;
 use crate::error::ApiError;
@@ -36,6 +36,8 @@ pub struct PersistentCookie {
 
 pub struct Authenticated {
     pub user_id: i32,
+    /// The user's session generation when this session started.
+    pub generation: i32,
     pub client: ClientKind,
     /// The public id of this session.
     pub session_id: Option<String>,
@@ -96,6 +98,7 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let transport = req.extensions().get::<Transport>().cloned();
     Ok(Authenticated {
         user_id,
+        generation: session.get(GENERATION_KEY).ok().flatten().unwrap_or(0),
         client: transport.as_ref().map_or(ClientKind::Browser, |t| t.client),
         session_id: transport.and_then(|t| t.session_id),
         user: session

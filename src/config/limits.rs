@@ -15,6 +15,9 @@ pub struct Limits {
     /// 40 megapixels); more uploads wait their turn.
     pub picture_decode_concurrency: usize,
     pub max_bio_chars: usize,
+    /// `GET /admin/users` serves at most this many users a page; a larger
+    /// `page_size` is taken as this.
+    pub admin_max_page_size: i64,
 }
 
 impl Limits {
@@ -27,7 +30,13 @@ impl Limits {
             picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
             picture_decode_concurrency: env.concurrency("PICTURE_DECODE_CONCURRENCY", env.cores)?,
             max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
+            admin_max_page_size: env.parse("ADMIN_MAX_PAGE_SIZE", 200)?,
         };
+        if !(1..=10_000).contains(&limits.admin_max_page_size) {
+            return Err(ConfigError(
+                "ADMIN_MAX_PAGE_SIZE must be between 1 and 10000".into(),
+            ));
+        }
         if limits.max_json_body_bytes == 0 || limits.max_picture_bytes == 0 {
             return Err(ConfigError(
                 "MAX_JSON_BODY_BYTES and MAX_PICTURE_BYTES must be positive".into(),

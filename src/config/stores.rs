@@ -22,6 +22,12 @@ pub struct StoreSettings {
     pub redis_key_prefix: String,
 
     pub media_root: PathBuf,
+    /// How often picture files no profile points at are looked for and
+    /// removed (a crash between a deletion's commit and the file's removal).
+    pub media_sweep_interval: Duration,
+    /// Files younger than this are left alone by the sweep (an upload
+    /// about to be swapped into its profile).
+    pub media_sweep_grace: Duration,
 }
 
 impl StoreSettings {
@@ -58,7 +64,14 @@ impl StoreSettings {
             media_root: env
                 .var("MEDIA_ROOT")
                 .map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
+            media_sweep_interval: env.secs("MEDIA_SWEEP_INTERVAL_SECS", 3600)?,
+            media_sweep_grace: env.secs("MEDIA_SWEEP_GRACE_SECS", 600)?,
         };
+        if settings.media_sweep_interval.is_zero() {
+            return Err(ConfigError(
+                "MEDIA_SWEEP_INTERVAL_SECS must be at least 1".into(),
+            ));
+        }
         if settings.database_pool_size == 0 {
             return Err(ConfigError("DATABASE_POOL_SIZE must be at least 1".into()));
         }

@@ -24,6 +24,7 @@ pub mod profiles;
 pub mod reset_requests;
 pub mod schema;
 pub mod sessions;
+pub mod user_search;
 pub mod users;
 
 use std::path::Path;
@@ -45,6 +46,11 @@ use crate::telemetry::spawn_blocking_in_span;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A session-level advisory lock held while migrating PostgreSQL (the key
+/// is arbitrary, the same for every instance).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7458291604)";
+const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7458291604)";
 
 /// One type for both backends: queries are written once against it.
 #[derive(diesel::MultiConnection)]
@@ -229,7 +235,14 @@ impl Db {
             DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
         };
         let applied = match &mut conn.conn {
-            DbConnection::Postgresql(pg) => pg.run_pending_migrations(migrations).map(versions),
+            // Instances starting together take turns (a migration that
+            // creates an extension, say, must not run twice at once).
+            DbConnection::Postgresql(pg) => {
+                pg.batch_execute(MIGRATION_LOCK)?;
+                let applied = pg.run_pending_migrations(migrations).map(versions);
+                pg.batch_execute(MIGRATION_UNLOCK)?;
+                applied
+            }
             DbConnection::Sqlite(lite) => lite.run_pending_migrations(migrations).map(versions),
         };
         applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))

@@ -22,6 +22,8 @@ pub struct User {
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
     pub email_verified: bool,
+    /// Sessions started under another value are refused (see the migration).
+    pub session_generation: i32,
 }
 
 #[derive(Debug, Insertable)]

@@ -24,6 +24,9 @@ pub struct NewMessage {
     /// When the message's link expires (`None` for a notice).
     pub expires_at: Option<NaiveDateTime>,
     pub next_attempt_at: NaiveDateTime,
+    /// Whose mail it is: deleted with the account. `None` for the
+    /// deletion notice, which outlives it.
+    pub user_id: Option<i32>,
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -170,6 +173,12 @@ pub fn release(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether the message is still in the outbox (deleting an account
+/// deletes its mail).
+pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(outbox::table.find(id))).get_result(conn)?)
+}
+
 /// Messages neither sent nor given up.
 pub fn depth(conn: &mut DbConnection) -> Result<i64, ApiError> {
     Ok(outbox::table
@@ -185,4 +194,11 @@ pub fn delete_finished(conn: &mut DbConnection, before: NaiveDateTime) -> Result
         outbox::table.filter(outbox::sent_at.lt(before).or(outbox::failed_at.lt(before))),
     )
     .execute(conn)?)
+}
+
+/// Deletes every message of the user, pending or sent (a sent one keeps
+/// its recipient and subject for a week): nothing of a deleted account's
+/// mail stays. A message being sent right now may still go out once.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: i32) -> Result<usize, ApiError> {
+    Ok(diesel::delete(outbox::table.filter(outbox::user_id.eq(user_id))).execute(conn)?)
 }

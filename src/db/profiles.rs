@@ -71,3 +71,24 @@ pub fn swap_picture(
         }
     }
 }
+
+/// Whether a profile points at the picture `path` (a file no profile
+/// points at is not served: see `Accounts::media_file`).
+pub fn is_referenced(conn: &mut DbConnection, path: &str) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        profiles::table.filter(profiles::profile_pic.eq(path)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Which of `paths` some profile points at.
+pub fn referenced_among(
+    conn: &mut DbConnection,
+    paths: &[String],
+) -> Result<std::collections::HashSet<String>, ApiError> {
+    let found: Vec<Option<String>> = profiles::table
+        .filter(profiles::profile_pic.eq_any(paths))
+        .select(profiles::profile_pic)
+        .load(conn)?;
+    Ok(found.into_iter().flatten().collect())
+}

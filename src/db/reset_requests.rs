@@ -53,3 +53,12 @@ pub fn take(conn: &mut DbConnection, limit: i64) -> Result<Vec<ResetRequest>, Ap
     };
     Ok(taken)
 }
+
+/// Drops the requests for an address not yet handled (a deleted account).
+pub fn delete_for(conn: &mut DbConnection, email_canonical: &str) -> Result<usize, ApiError> {
+    Ok(diesel::delete(
+        password_reset_requests::table
+            .filter(password_reset_requests::email_canonical.eq(email_canonical)),
+    )
+    .execute(conn)?)
+}

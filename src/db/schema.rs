@@ -16,6 +16,7 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         email_verified -> Bool,
+        session_generation -> Integer,
     }
 }
 
@@ -75,6 +76,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
+        user_id -> Nullable<Integer>,
     }
 }
 

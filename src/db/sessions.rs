@@ -33,15 +33,23 @@ pub fn insert(
 ) -> Result<(), ApiError> {
     // Every login inserts one: on the concrete backend, where the
     // statement is cached.
-    crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
+    let inserted = crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(id),
             sessions::user_id.eq(user_id),
             sessions::state.eq(state),
             sessions::expires_at.eq(expires_at),
         ))
-        .execute(c))?;
-    Ok(())
+        .execute(c));
+    match inserted {
+        // The user was deleted while logging in: nothing is stored, and
+        // the key names no session.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => Ok(()),
+        other => other.map(drop).map_err(ApiError::from),
+    }
 }
 
 /// Rewrites a live session; false when it is gone (ended or expired), so an

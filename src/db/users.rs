@@ -178,6 +178,69 @@ pub fn change_email(
     })
 }
 
+/// The fields staff may change (`PATCH /admin/users/{id}`); `None` leaves
+/// one as it is.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct StaffChanges {
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub email_verified: Option<bool>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl StaffChanges {
+    fn is_empty(&self) -> bool {
+        self.is_active.is_none()
+            && self.is_staff.is_none()
+            && self.email_verified.is_none()
+            && self.username.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+    }
+}
+
+/// Applies `changes`; with `end_sessions` the user's session generation
+/// moves on too, in the same statement, so that no session started before
+/// it is accepted again. `NotFound` if there is no such user.
+pub fn staff_update(
+    conn: &mut DbConnection,
+    id: i32,
+    changes: &StaffChanges,
+    end_sessions: bool,
+) -> Result<User, ApiError> {
+    let target = users::table.find(id);
+    let next = users::session_generation.eq(users::session_generation + 1);
+    let result = crate::on_backend!(conn, |c| match (changes.is_empty(), end_sessions) {
+        (true, false) => target.select(User::as_select()).first(c),
+        (true, true) => diesel::update(target)
+            .set(next)
+            .returning(User::as_returning())
+            .get_result(c),
+        (false, false) => diesel::update(target)
+            .set(changes)
+            .returning(User::as_returning())
+            .get_result(c),
+        (false, true) => diesel::update(target)
+            .set((changes, next))
+            .returning(User::as_returning())
+            .get_result(c),
+    });
+    result.map_err(|e| match conflict(&e) {
+        Some(Conflict::Username) => username_taken(),
+        Some(Conflict::Email) => ApiError::EmailTaken,
+        None => e.into(),
+    })
+}
+
+/// Deletes the user; the profile, mail tokens and embedded sessions go
+/// with it (`ON DELETE CASCADE`). False if there was no such user.
+pub fn delete(conn: &mut DbConnection, id: i32) -> Result<bool, ApiError> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn)? == 1)
+}
+
 pub fn username_taken() -> ApiError {
     ApiError::field("username", "A user with that username already exists.")
 }

@@ -46,6 +46,8 @@ pub enum Mail<'a> {
     },
     PasswordChanged,
     SignupAttempt,
+    /// Notice that the account and everything of it is gone.
+    AccountDeleted,
 }
 
 impl Mail<'_> {
@@ -58,6 +60,7 @@ impl Mail<'_> {
             Mail::EmailChanged { .. } => "email_changed",
             Mail::PasswordChanged => "password_changed",
             Mail::SignupAttempt => "signup_attempt",
+            Mail::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -128,7 +131,7 @@ impl Mailer {
             Mail::EmailChangeRequested { new_email } | Mail::EmailChanged { new_email } => {
                 ("", &links.password_reset, Duration::ZERO, *new_email)
             }
-            Mail::PasswordChanged | Mail::SignupAttempt => {
+            Mail::PasswordChanged | Mail::SignupAttempt | Mail::AccountDeleted => {
                 ("", &links.password_reset, Duration::ZERO, "")
             }
         };
@@ -177,6 +180,7 @@ impl Mailer {
                 .flatten()
                 .and_then(|ttl| now.checked_add_signed(ttl)),
             next_attempt_at: now,
+            user_id: (!matches!(mail, Mail::AccountDeleted)).then_some(user.id),
         })
     }
 

@@ -91,6 +91,12 @@ impl Sender {
                         .await?;
                     return Ok(());
                 }
+                // Later messages of a batch wait for the earlier ones'
+                // sends: one whose account was deleted meanwhile is gone.
+                let id = row.id;
+                if !self.db.run(move |conn| outbox::exists(conn, id)).await? {
+                    continue;
+                }
                 self.deliver(row).await?;
             }
         }

@@ -40,6 +40,9 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "signup_attempt.subject",
     "signup_attempt.txt",
     "signup_attempt.html",
+    "account_deleted.subject",
+    "account_deleted.txt",
+    "account_deleted.html",
 );
 
 /// The kinds of message; each has `<kind>.subject`, `.txt` and `.html`.
@@ -51,6 +54,7 @@ pub const KINDS: &[&str] = &[
     "email_changed",
     "password_changed",
     "signup_attempt",
+    "account_deleted",
 ];
 
 pub struct Templates {

@@ -6,6 +6,8 @@ mod helpers;
 mod images;
 mod smtp;
 
+mod account_deletion;
+mod admin;
 mod bad_input;
 mod browsers;
 mod cli;

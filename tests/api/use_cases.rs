@@ -88,7 +88,11 @@ async fn edits_report_every_broken_rule_and_change_nothing(backend: Backend) {
     };
     let error = accounts.update_me(user.id, edit).await.unwrap_err();
     assert_eq!(fields(error), ["first_name", "username"]);
-    let current = accounts.current_user(user.id, None).await.unwrap().unwrap();
+    let current = accounts
+        .current_user(user.id, 0, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(current.last_name, "", "nothing changed");
 
     let edit = ProfileEdit {

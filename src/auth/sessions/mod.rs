@@ -35,6 +35,10 @@ pub const CREATED_AT_KEY: &str = "created_at";
 pub const LAST_SEEN_KEY: &str = "last_seen_at";
 /// `true` for a browser session logged in with `"remember": true`.
 pub const REMEMBER_KEY: &str = "remember";
+/// The user's `session_generation` when the session started: once the
+/// user's moves on (deactivation, staff ending their sessions), the
+/// session is refused, whether or not the store still holds it.
+pub const GENERATION_KEY: &str = "generation";
 /// The session's user, put into the state by the store when it loads the
 /// session (the embedded store joins it in the same query; the Redis store
 /// reads its cached copy in the same round trip). Never written back.
@@ -55,6 +59,31 @@ pub struct SessionUser {
     /// Absent in a copy cached before v2: read as not verified.
     #[serde(default)]
     pub email_verified: bool,
+    /// Absent in a copy cached before v2.1: generation 0, every user's
+    /// before the first deactivation.
+    #[serde(default)]
+    pub session_generation: i32,
+}
+
+impl SessionUser {
+    /// What the cache holds for a deleted user until the copy expires: an
+    /// inactive user of a generation no session has, and no stale copy
+    /// written by a request still in flight can replace (see `cache_user`).
+    pub fn deleted(id: i32) -> Self {
+        SessionUser {
+            id,
+            email: String::new(),
+            username: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_staff: false,
+            is_active: false,
+            date_joined: chrono::NaiveDateTime::default(),
+            last_login: None,
+            email_verified: false,
+            session_generation: i32::MAX,
+        }
+    }
 }
 
 impl From<&crate::db::models::User> for SessionUser {
@@ -70,6 +99,7 @@ impl From<&crate::db::models::User> for SessionUser {
             date_joined: u.date_joined,
             last_login: u.last_login,
             email_verified: u.email_verified,
+            session_generation: u.session_generation,
         }
     }
 }
@@ -131,6 +161,12 @@ fn get<T: serde::de::DeserializeOwned>(state: &State, key: &str) -> Option<T> {
     state
         .get(key)
         .and_then(|raw| serde_json::from_str(raw).ok())
+}
+
+/// `state` for a session of a user at `generation`.
+pub fn with_generation(mut state: State, generation: i32) -> State {
+    state.insert(GENERATION_KEY.to_owned(), generation.to_string());
+    state
 }
 
 pub fn user_id(state: &State) -> Option<i32> {
@@ -208,6 +244,15 @@ impl Sessions {
         Ok(key.into())
     }
 
+    /// Ends the session whose key (a Bearer token) is `key`.
+    pub async fn end(&self, key: &str) -> Result<(), ApiError> {
+        let result = match &self.backend {
+            Backend::Redis(s) => s.delete(key).await,
+            Backend::Database(s) => s.delete(key).await,
+        };
+        result.map_err(|e| ApiError::Unavailable(format!("session store: {e}")))
+    }
+
     /// The user's live sessions.
     pub async fn list(&self, user_id: i32) -> Result<Vec<SessionInfo>, ApiError> {
         match &self.backend {
@@ -240,7 +285,10 @@ impl Sessions {
     }
 
     /// Refreshes the cached copy of the user that sessions are loaded with
-    /// (Redis; the embedded store reads the user in the same query).
+    /// (Redis; the embedded store reads the user in the same query). A copy
+    /// of an older generation than the cached one is not written: a request
+    /// that read the user before a deactivation cannot put the active copy
+    /// back after it.
     pub async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
         match &self.backend {
             Backend::Redis(s) => s.cache_user(user).await,

@@ -39,6 +39,25 @@ static LOAD_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::ne
     )
 });
 
+/// Writes a user's cached copy unless the cached one is of a newer
+/// `session_generation` (ARGV: copy, its generation, TTL).
+static CACHE_USER_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+        local current = redis.call('GET', KEYS[1])
+        if current then
+            local ok, decoded = pcall(cjson.decode, current)
+            if ok and type(decoded) == 'table' then
+                local generation = tonumber(decoded['session_generation']) or 0
+                if generation > tonumber(ARGV[2]) then return 0 end
+            end
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+        return 1
+        "#,
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisStore {
     redis: RedisPool,
@@ -100,10 +119,12 @@ impl RedisStore {
     pub(super) async fn cache_user(&self, user: &SessionUser) -> Result<(), ApiError> {
         let json = serde_json::to_string(user).map_err(ApiError::internal)?;
         let ttl = self.user_cache_ttl.as_secs().max(1);
-        let _: () = self
-            .conn()
-            .await?
-            .set_ex(format!("{}user:{}", self.prefix, user.id), json, ttl)
+        let _: i64 = CACHE_USER_SCRIPT
+            .key(format!("{}user:{}", self.prefix, user.id))
+            .arg(json)
+            .arg(user.session_generation)
+            .arg(ttl)
+            .invoke_async(&mut self.conn().await?)
             .await?;
         Ok(())
     }

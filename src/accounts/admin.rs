@@ -1,0 +1,292 @@
+//! The staff's admin API (`/admin/users...`) and the operator's command
+//! line (`accounts users ...`): find users, read and edit one, end their
+//! sessions, mail them a reset link, remove their second factor. Deleting
+//! is in `deletion`. Each use case asks `permit` (the rules in `staff`)
+//! first and leaves an audit event after.
+
+use super::sessions::SessionListing;
+use super::staff::{Action, Actor};
+use super::{push, Accounts};
+use crate::auth::sessions::SessionUser;
+use crate::db::models::User;
+use crate::db::reset_requests;
+use crate::db::user_search::{self, UserFilter};
+use crate::db::users::{self, StaffChanges};
+use crate::domain::{parse_name, parse_username};
+use crate::error::{ApiError, FieldErrors};
+
+/// `page_size` when the request names none.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// The longest search term (the longest email is 254 characters).
+const MAX_SEARCH_CHARS: usize = 254;
+
+/// A list request, as received.
+#[derive(Debug, Default)]
+pub struct UserQuery {
+    pub search: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// A user as staff see them.
+pub struct AdminView {
+    pub user: User,
+    pub mfa_enabled: bool,
+}
+
+pub struct UserPage {
+    pub users: Vec<AdminView>,
+    /// Matching users in all pages.
+    pub count: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+/// The fields `PATCH /admin/users/{id}` may change, as received.
+#[derive(Debug, Default)]
+pub struct StaffEdit {
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub email_verified: Option<bool>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl StaffEdit {
+    fn parse(self) -> Result<StaffChanges, ApiError> {
+        let mut errors = FieldErrors::new();
+        let mut field =
+            |name: &str, raw: Option<String>, parse: fn(&str) -> Result<String, String>| {
+                raw.and_then(|raw| parse(&raw).map_err(|e| push(&mut errors, name, [e])).ok())
+            };
+        let changes = StaffChanges {
+            is_active: self.is_active,
+            is_staff: self.is_staff,
+            email_verified: self.email_verified,
+            username: field("username", self.username, parse_username),
+            first_name: field("first_name", self.first_name, parse_name),
+            last_name: field("last_name", self.last_name, parse_name),
+        };
+        if errors.is_empty() {
+            Ok(changes)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// The names of the fields an edit sets, for the audit log.
+fn changed_fields(changes: &StaffChanges) -> String {
+    [
+        ("is_active", changes.is_active.is_some()),
+        ("is_staff", changes.is_staff.is_some()),
+        ("email_verified", changes.email_verified.is_some()),
+        ("username", changes.username.is_some()),
+        ("first_name", changes.first_name.is_some()),
+        ("last_name", changes.last_name.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+impl Accounts {
+    /// Whether the user has a second factor. Two-factor login does not
+    /// exist yet (issue 16), so nobody has one; this is where it is read.
+    fn mfa_enabled(&self, _user: &User) -> bool {
+        false
+    }
+
+    fn view(&self, user: User) -> AdminView {
+        AdminView {
+            mfa_enabled: self.mfa_enabled(&user),
+            user,
+        }
+    }
+
+    /// One page of the users matching `query`, by id.
+    /// Any staff user may (`staff_actor` made the check).
+    pub async fn list_users(&self, query: UserQuery) -> Result<UserPage, ApiError> {
+        let mut errors = FieldErrors::new();
+        let page = query.page.unwrap_or(1);
+        if page < 1 {
+            push(
+                &mut errors,
+                "page",
+                ["Ensure this value is at least 1.".to_owned()],
+            );
+        }
+        let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if page_size < 1 {
+            push(
+                &mut errors,
+                "page_size",
+                ["Ensure this value is at least 1.".to_owned()],
+            );
+        }
+        let search = query
+            .search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+        {
+            push(
+                &mut errors,
+                "search",
+                [format!(
+                    "Ensure this field has no more than {MAX_SEARCH_CHARS} characters."
+                )],
+            );
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let page_size = page_size.min(self.settings.limits.admin_max_page_size);
+        let filter = UserFilter {
+            search,
+            is_active: query.is_active,
+            is_staff: query.is_staff,
+        };
+        // A page past any possible row is empty without asking.
+        let offset = (page - 1).checked_mul(page_size);
+        let (count, users) = self
+            .db
+            .run(move |conn| {
+                let count = user_search::count(conn, &filter)?;
+                let users = match offset {
+                    Some(offset) if offset < count => {
+                        user_search::page(conn, &filter, offset, page_size)?
+                    }
+                    _ => Vec::new(),
+                };
+                Ok((count, users))
+            })
+            .await?;
+        Ok(UserPage {
+            users: users.into_iter().map(|u| self.view(u)).collect(),
+            count,
+            page,
+            page_size,
+        })
+    }
+
+    pub async fn get_user(&self, actor: &Actor, user_id: i32) -> Result<AdminView, ApiError> {
+        let user = self.permit(actor, user_id, Action::Read).await?;
+        Ok(self.view(user))
+    }
+
+    /// Changes what staff may change. Deactivating ends every session of
+    /// the user before it returns: the generation moves on in the same
+    /// statement, so even a session a racing login is writing is refused.
+    pub async fn edit_user(
+        &self,
+        actor: &Actor,
+        user_id: i32,
+        edit: StaffEdit,
+    ) -> Result<AdminView, ApiError> {
+        let changes = edit.parse()?;
+        let target = self.permit(actor, user_id, Action::Edit(&changes)).await?;
+        let deactivating = target.is_active && changes.is_active == Some(false);
+        let what = changed_fields(&changes);
+        let user = self
+            .db
+            .run(move |conn| users::staff_update(conn, user_id, &changes, deactivating))
+            .await?;
+        self.after_sessions_change(&user, deactivating).await?;
+        self.audit(
+            actor,
+            if deactivating {
+                "deactivate_user"
+            } else {
+                "edit_user"
+            },
+            user_id,
+            &what,
+        );
+        Ok(self.view(user))
+    }
+
+    /// The user's live sessions (none is the asker's).
+    pub async fn user_sessions(
+        &self,
+        actor: &Actor,
+        user_id: i32,
+    ) -> Result<Vec<SessionListing>, ApiError> {
+        self.permit(actor, user_id, Action::Act).await?;
+        self.list_sessions(user_id, None).await
+    }
+
+    /// Ends every session of the user at once, on every instance.
+    pub async fn end_user_sessions(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
+        self.permit(actor, user_id, Action::Act).await?;
+        let none = StaffChanges::default();
+        let user = self
+            .db
+            .run(move |conn| users::staff_update(conn, user_id, &none, true))
+            .await?;
+        self.after_sessions_change(&user, true).await?;
+        self.audit(actor, "end_sessions", user_id, "");
+        Ok(())
+    }
+
+    /// Mails the user a reset link, as if they had asked (the resend
+    /// interval applies). Staff never see or set a password.
+    pub async fn send_user_reset(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
+        let user = self.permit(actor, user_id, Action::Act).await?;
+        if !user.is_active {
+            return Err(ApiError::field(
+                "is_active",
+                "This account is inactive and cannot reset its password; activate it first.",
+            ));
+        }
+        let now = crate::db::now();
+        let canonical = user.email_canonical.clone();
+        self.db
+            .run(move |conn| reset_requests::insert(conn, &canonical, now))
+            .await?;
+        self.mailer.wake();
+        self.audit(actor, "send_password_reset", user_id, "");
+        Ok(())
+    }
+
+    /// Removes the user's second factor and recovery codes (nothing to
+    /// remove until two-factor login exists).
+    pub async fn remove_user_mfa(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
+        let user = self.permit(actor, user_id, Action::Act).await?;
+        let removed = self.mfa_enabled(&user);
+        self.audit(
+            actor,
+            "remove_mfa",
+            user_id,
+            if removed { "totp" } else { "" },
+        );
+        Ok(())
+    }
+
+    /// After a change to the user: the cached copy follows it, and with
+    /// `ended` every stored session goes too (they are already refused by
+    /// their generation; this frees the store and empties the list).
+    async fn after_sessions_change(&self, user: &User, ended: bool) -> Result<(), ApiError> {
+        self.sessions.cache_user(&SessionUser::from(user)).await?;
+        if ended {
+            self.sessions.revoke_all(user.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The operator's lookup by email (the command line).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, ApiError> {
+        let canonical = crate::domain::Email::parse(email)
+            .map_err(|e| ApiError::field("email", e))?
+            .canonical();
+        self.db
+            .run(move |conn| users::find_by_email(conn, &canonical))
+            .await
+    }
+}

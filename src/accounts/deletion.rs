@@ -1,0 +1,125 @@
+//! Deleting an account: `DELETE /accounts/me` (with the password),
+//! `DELETE /admin/users/{id}` and `accounts users delete`.
+//!
+//! In one transaction: the user row (the profile, mail tokens and embedded
+//! sessions go with it by `ON DELETE CASCADE`), the user's mail, pending or
+//! sent, and their unhandled reset requests; the deletion notice is
+//! written in the same transaction, bound to no user. After the commit:
+//! every session in Redis, the cached copy of the user (replaced by a
+//! tombstone that no stale copy can overwrite), the account's login
+//! counters and the picture file. A crash before the file is removed
+//! leaves a file no profile points at: it is never served (`media_file`
+//! checks), and the media sweep removes it.
+
+use secrecy::SecretString;
+
+use super::staff::{Action, Actor};
+use super::{mailing, Accounts};
+use crate::auth::sessions::SessionUser;
+use crate::db::{outbox, profiles, reset_requests, users};
+use crate::error::ApiError;
+use crate::foreground;
+use crate::mail::Mail;
+use crate::telemetry::spawn_blocking_in_span;
+
+/// Who deletes: the user themselves, or an actor of the admin API or CLI.
+pub enum Deleter<'a> {
+    Owner,
+    Admin(&'a Actor),
+}
+
+impl Accounts {
+    /// The logged-in user leaves, after proving the password (a wrong one
+    /// is 400 and counts toward the login throttle).
+    pub async fn delete_own_account(
+        &self,
+        user_id: i32,
+        password: SecretString,
+        client_ip: &str,
+    ) -> Result<(), ApiError> {
+        let _password_work = foreground::PasswordWork::begin();
+        let user = self
+            .active_user(user_id)
+            .await?
+            .ok_or(ApiError::NotAuthenticated)?;
+        if !self.recheck_password(&user, password, client_ip).await? {
+            return Err(ApiError::field("password", "The password is not correct."));
+        }
+        self.erase(user_id, Deleter::Owner).await.map(drop)
+    }
+
+    /// Staff or the operator delete an account (the permission rules first).
+    pub async fn admin_delete(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
+        self.permit(actor, user_id, Action::Delete).await?;
+        self.erase(user_id, Deleter::Admin(actor)).await.map(drop)
+    }
+
+    /// Deletes everything of the user; false if they were already gone.
+    async fn erase(&self, user_id: i32, by: Deleter<'_>) -> Result<bool, ApiError> {
+        let mailer = self.mailer.clone();
+        let erased = self
+            .db
+            .run(move |conn| {
+                crate::db::write_transaction(conn, |conn| {
+                    users::lock(conn, user_id)?;
+                    let Some(user) = users::find(conn, user_id)? else {
+                        return Ok(None);
+                    };
+                    let picture = profiles::find(conn, user_id)
+                        .map(|p| p.profile_pic)
+                        .or_else(|e| match e {
+                            ApiError::NotFound => Ok(None),
+                            other => Err(other),
+                        })?;
+                    outbox::delete_for_user(conn, user_id)?;
+                    reset_requests::delete_for(conn, &user.email_canonical)?;
+                    users::delete(conn, user_id)?;
+                    let now = crate::db::now();
+                    mailing::write(
+                        conn,
+                        &mailer,
+                        &user,
+                        &user.email,
+                        &Mail::AccountDeleted,
+                        now,
+                    )?;
+                    Ok(Some((user, picture)))
+                })
+            })
+            .await?;
+        let Some((user, picture)) = erased else {
+            return Ok(false);
+        };
+        self.mailer.wake();
+        // The account is gone from here on: what follows only tidies up,
+        // and a failure is logged, not answered (the periodic clean-up and
+        // the stores' own expiry finish it).
+        if let Err(e) = self.sessions.revoke_all(user_id).await {
+            tracing::warn!(error = %e, user_id, "could not end a deleted user's sessions; they are refused and expire");
+        }
+        if let Err(e) = self
+            .sessions
+            .cache_user(&SessionUser::deleted(user_id))
+            .await
+        {
+            tracing::warn!(error = %e, user_id, "could not replace a deleted user's cached copy");
+        }
+        if let Err(e) = self.throttle.clear_account(&user.email_canonical).await {
+            tracing::warn!(error = %e, user_id, "could not clear a deleted user's login counters");
+        }
+        if let (Some(picture), Some(store)) = (picture, self.media.clone()) {
+            let removed = spawn_blocking_in_span(move || store.remove(&picture)).await?;
+            if let Err(e) = removed {
+                tracing::warn!(error = %e, user_id, "could not delete a deleted user's picture; the media sweep will");
+            }
+        }
+        self.audit_deletion(
+            match by {
+                Deleter::Owner => None,
+                Deleter::Admin(actor) => Some(actor),
+            },
+            user_id,
+        );
+        Ok(true)
+    }
+}
