@@ -144,3 +144,129 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes(backend: Backend) {
     );
     assert!(!text.contains('\u{1b}'), "colour codes in a pipe: {text:?}");
 }
+
+both_backends!(users_commands_list_deactivate_and_delete_like_the_admin_api);
+
+/// `accounts users ...` against the database (and Redis) a running server
+/// uses: what it does is seen through the API at once, and each action
+/// leaves an audit event.
+async fn users_commands_list_deactivate_and_delete_like_the_admin_api(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let stores = &app.settings.stores;
+    let url = secrecy::ExposeSecret::expose_secret(&stores.database_url).to_owned();
+    let mut env: Vec<(String, String)> = vec![
+        ("RUST_LOG".into(), "info".into()),
+        ("LOG_FORMAT".into(), "json".into()),
+        ("MEDIA_ROOT".into(), stores.media_root.display().to_string()),
+        ("REDIS_KEY_PREFIX".into(), stores.redis_key_prefix.clone()),
+    ];
+    if let Some(redis) = &stores.redis_url {
+        env.push((
+            "REDIS_URL".into(),
+            secrecy::ExposeSecret::expose_secret(redis).to_owned(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], stdin: &str| {
+        let (dir, url, env) = (dir.path().to_owned(), url.clone(), env.clone());
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let stdin = stdin.to_owned();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = run_with(&dir, &url, &env, &args, &stdin);
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                (
+                    out.status.success(),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    text,
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let register = |email: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post_json(
+                    "/accounts/register",
+                    &serde_json::json!({"email": email, "password": PASSWORD, "client": "app"}),
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.text);
+            reply.json()["token"].as_str().unwrap().to_owned()
+        }
+    };
+    register("Ada.Lovelace@Example.com").await;
+    let bob = register("bob@example.com").await;
+
+    let (ok, out, all) = cli(&["users", "list"], "").await;
+    assert!(ok, "{all}");
+    assert!(
+        out.contains("Ada.Lovelace@example.com")
+            && out.contains("bob@example.com")
+            && out.contains("2 user(s)"),
+        "{out}"
+    );
+    let (ok, out, all) = cli(&["users", "list", "--search", "LOVELACE"], "").await;
+    assert!(ok, "{all}");
+    assert!(
+        out.contains("Ada.Lovelace@example.com")
+            && !out.contains("bob@")
+            && out.contains("1 user(s)"),
+        "{out}"
+    );
+
+    // Deactivation ends bob's session at once, and is audited.
+    let (ok, _, all) = cli(&["users", "deactivate", "BOB@example.com"], "").await;
+    assert!(ok, "{all}");
+    assert!(
+        all.contains("\"message\":\"account action\"")
+            && all.contains("\"action\":\"deactivate_user\"")
+            && all.contains("\"actor\":\"operator\"")
+            && all.contains("\"user_id\":2"),
+        "{all}"
+    );
+    assert!(!all.contains(PASSWORD), "{all}");
+    app.bearer(&bob)
+        .get("/accounts/me")
+        .await
+        .problem(401, "not_authenticated");
+    app.login_app("bob@example.com", PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
+    let (ok, _, all) = cli(&["users", "activate", "bob@example.com"], "").await;
+    assert!(ok, "{all}");
+    assert_eq!(app.login_app("bob@example.com", PASSWORD).await.status, 200);
+
+    // Deletion asks first.
+    let (ok, _, all) = cli(&["users", "delete", "bob@example.com"], "no\n").await;
+    assert!(!ok && all.contains("not deleted"), "{all}");
+    assert_eq!(app.login_app("bob@example.com", PASSWORD).await.status, 200);
+    let (ok, _, all) = cli(&["users", "delete", "bob@example.com"], "yes\n").await;
+    assert!(ok && all.contains("delete_user"), "{all}");
+    app.login_app("bob@example.com", PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
+    let (ok, _, all) = cli(
+        &["users", "delete", "ada.lovelace@example.com", "--yes"],
+        "",
+    )
+    .await;
+    assert!(ok, "{all}");
+    let (_, out, _) = cli(&["users", "list"], "").await;
+    assert!(out.contains("0 user(s)"), "{out}");
+
+    let (ok, _, all) = cli(&["users", "delete", "nobody@example.com", "--yes"], "").await;
+    assert!(!ok && all.contains("no user has the email"), "{all}");
+    let (ok, _, all) = cli(&["users", "frobnicate"], "").await;
+    assert!(!ok && all.contains("usage"), "{all}");
+}

@@ -111,7 +111,8 @@ async fn unknown_paths_are_404_and_wrong_methods_405(backend: Backend) {
     }
     // RFC 9110: a 405 names the methods the resource has.
     for (method, path, allow) in [
-        (Method::DELETE, "/accounts/me", "GET, HEAD, PATCH"),
+        (Method::PUT, "/accounts/me", "GET, HEAD, PATCH, DELETE"),
+        (Method::POST, "/admin/users/1", "GET, HEAD, PATCH, DELETE"),
         (Method::GET, "/accounts/login", "POST"),
         (Method::HEAD, "/accounts/logout", "POST"),
         (Method::PUT, "/healthz", "GET, HEAD"),
