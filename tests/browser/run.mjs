@@ -12,6 +12,8 @@ import { join } from "node:path";
 const API = process.env.API_URL;
 const SPA = process.env.SPA_URL;
 const MAILDEV = process.env.MAILDEV_URL;
+const STAFF_EMAIL = process.env.STAFF_EMAIL;
+const STAFF_PASSWORD = process.env.STAFF_PASSWORD;
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const PASSWORD = "a browser passphrase 2026";
 const NEW_PASSWORD = "a reset browser passphrase 2027";
@@ -543,6 +545,39 @@ try {
     assert(me.status === "200", `me answered ${me.status}`);
     const body = await responseBody(me.block);
     assert(body.includes(docsNewEmail), body);
+  });
+
+  // Leaving, then the staff's side: the admin operations need a staff session.
+  await step("Try it out: delete my account with the password answers 204; me is then 401", async () => {
+    const { status, block, example } = await tryOut("operations-me-delete_me", { password: NEW_PASSWORD });
+    assert(status === "204", `delete me answered ${status}: ${await responseBody(block)}`);
+    assert("password" in JSON.parse(example), `the textarea's example: ${example}`);
+    await block.screenshot({ path: join(ARTIFACTS, "docs-9-delete-me.png") });
+    const me = await tryOut("operations-me-get_me");
+    assert(me.status === "401", `me answered ${me.status}`);
+  });
+
+  await step("Try it out: as staff, list users with a search (the deleted account is gone)", async () => {
+    const login = await tryOut("operations-accounts-login", { email: STAFF_EMAIL, password: STAFF_PASSWORD });
+    assert(login.status === "200", `staff login answered ${login.status}: ${await responseBody(login.block)}`);
+    const block = docs.locator("#operations-admin-list_users");
+    await block.locator(".opblock-summary").first().click();
+    await block.locator(".try-out__btn").click();
+    const search = async (term) => {
+      await block.locator('tr[data-param-name="search"] input').fill(term);
+      const clear = block.locator("button.btn-clear");
+      if (await clear.count() > 0) await clear.click();
+      await block.locator("button.execute").click();
+      const status = block.locator(".live-responses-table .response .response-col_status").first();
+      await status.waitFor();
+      return { status: (await status.innerText()).trim(), body: JSON.parse(await responseBody(block)) };
+    };
+    const staff = await search("STAFF-BROWSER");
+    assert(staff.status === "200", `list users answered ${staff.status}`);
+    assert(staff.body.count === 1 && staff.body.users[0].email === STAFF_EMAIL && staff.body.users[0].is_superuser, JSON.stringify(staff.body));
+    const gone = await search(docsNewEmail);
+    assert(gone.status === "200" && gone.body.count === 0, JSON.stringify(gone.body));
+    await block.screenshot({ path: join(ARTIFACTS, "docs-10-admin-users.png") });
   });
 } finally {
   await browser.close();
