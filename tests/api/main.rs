@@ -8,6 +8,8 @@ mod smtp;
 
 mod account_deletion;
 mod admin;
+mod admin_search;
+mod admin_sessions;
 mod bad_input;
 mod browsers;
 mod cli;
