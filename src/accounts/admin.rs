@@ -8,10 +8,11 @@ use super::sessions::SessionListing;
 use super::staff::{Action, Actor};
 use super::{push, Accounts};
 use crate::auth::sessions::SessionUser;
+use crate::db::email_tokens::{self, Purpose};
 use crate::db::models::User;
-use crate::db::reset_requests;
 use crate::db::user_search::{self, UserFilter};
 use crate::db::users::{self, StaffChanges};
+use crate::db::{outbox, reset_requests};
 use crate::domain::{parse_name, parse_username};
 use crate::error::{ApiError, FieldErrors};
 
@@ -191,24 +192,38 @@ impl Accounts {
         edit: StaffEdit,
     ) -> Result<AdminView, ApiError> {
         let changes = edit.parse()?;
-        let target = self.permit(actor, user_id, Action::Edit(&changes)).await?;
-        let deactivating = target.is_active && changes.is_active == Some(false);
+        self.permit(actor, user_id, Action::Edit(&changes)).await?;
+        // Any change of `is_active` moves the generation on, whatever the
+        // row said when it was read: a deactivation racing a reactivation
+        // still ends every session, and no copy cached before the change
+        // (of the same generation) can overwrite the one written after it.
+        let ends_sessions = changes.is_active.is_some();
+        let deactivating = changes.is_active == Some(false);
         let what = changed_fields(&changes);
         let user = self
             .db
-            .run(move |conn| users::staff_update(conn, user_id, &changes, deactivating))
+            .run(move |conn| {
+                crate::db::write_transaction(conn, |conn| {
+                    let user = users::staff_update(conn, user_id, &changes, ends_sessions)?;
+                    if deactivating {
+                        // Links already mailed or on their way are void: a
+                        // deactivated account gets no reset, and none works
+                        // after a reactivation either.
+                        let now = crate::db::now();
+                        email_tokens::void(conn, user_id, &Purpose::ALL, now)?;
+                        outbox::delete_pending_links(conn, user_id)?;
+                    }
+                    Ok(user)
+                })
+            })
             .await?;
-        self.after_sessions_change(&user, deactivating).await?;
-        self.audit(
-            actor,
-            if deactivating {
-                "deactivate_user"
-            } else {
-                "edit_user"
-            },
-            user_id,
-            &what,
-        );
+        self.after_sessions_change(&user, ends_sessions).await?;
+        let action = if deactivating {
+            "deactivate_user"
+        } else {
+            "edit_user"
+        };
+        self.audit(actor, action, user_id, &what);
         Ok(self.view(user))
     }
 

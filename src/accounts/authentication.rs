@@ -114,15 +114,15 @@ impl Accounts {
             return Err(ApiError::EmailNotVerified);
         }
         let session = self.start_session(&user, &client).await?;
-        if let NewSession::App { token, .. } = &session {
-            // Deleted or deactivated while the password was checked: the
-            // change ended every session before this one existed, so this
-            // one must end here. (A browser's session is written after the
-            // response is built; its generation refuses it instead.)
-            if !self.may_still_log_in(&user).await? {
+        // Deleted or deactivated while the password was checked: the change
+        // ended every session before this one existed, so this one must
+        // not start (an app's is in the store already and ends here; a
+        // browser's would be written with the response, and is not).
+        if !self.may_still_log_in(&user).await? {
+            if let NewSession::App { token, .. } = &session {
                 self.sessions.end(token).await?;
-                return Err(ApiError::InvalidCredentials);
             }
+            return Err(ApiError::InvalidCredentials);
         }
         Ok(LoggedIn { user, session })
     }

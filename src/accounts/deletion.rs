@@ -91,19 +91,13 @@ impl Accounts {
             return Ok(false);
         };
         self.mailer.wake();
-        // The account is gone from here on: what follows only tidies up,
-        // and a failure is logged, not answered (the periodic clean-up and
-        // the stores' own expiry finish it).
-        if let Err(e) = self.sessions.revoke_all(user_id).await {
-            tracing::warn!(error = %e, user_id, "could not end a deleted user's sessions; they are refused and expire");
-        }
-        if let Err(e) = self
-            .sessions
-            .cache_user(&SessionUser::deleted(user_id))
-            .await
-        {
-            tracing::warn!(error = %e, user_id, "could not replace a deleted user's cached copy");
-        }
+        // The account is gone from here on. The stored sessions must go
+        // too before the answer: the cached user is replaced by the
+        // tombstone first (with it, no session of the user passes even if
+        // ending them fails), both retried through a short outage; if the
+        // session store stays down, the answer is 503, not a 204 that a
+        // session could outlive (`USER_CACHE_TTL_SECS` at most).
+        self.end_deleted_sessions(user_id).await?;
         if let Err(e) = self.throttle.clear_account(&user.email_canonical).await {
             tracing::warn!(error = %e, user_id, "could not clear a deleted user's login counters");
         }
@@ -121,5 +115,32 @@ impl Accounts {
             user_id,
         );
         Ok(true)
+    }
+
+    /// Writes the tombstone and ends every stored session of a deleted
+    /// user, retrying for about two seconds.
+    async fn end_deleted_sessions(&self, user_id: i32) -> Result<(), ApiError> {
+        let mut wait = std::time::Duration::from_millis(100);
+        loop {
+            let ended = async {
+                self.sessions
+                    .cache_user(&SessionUser::deleted(user_id))
+                    .await?;
+                self.sessions.revoke_all(user_id).await
+            }
+            .await;
+            match ended {
+                Ok(()) => return Ok(()),
+                Err(e) if wait < std::time::Duration::from_secs(1) => {
+                    tracing::warn!(error = %e, user_id, "ending a deleted user's sessions; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, user_id, "a deleted user's sessions could not be ended");
+                    return Err(e);
+                }
+            }
+        }
     }
 }

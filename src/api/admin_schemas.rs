@@ -170,6 +170,16 @@ impl UserListParams {
             _ => None,
         };
         for (name, value) in pairs {
+            // A form leaves fields empty (`?search=&is_active=`): not given.
+            if value.is_empty() && name != "search" {
+                if !matches!(
+                    name.as_str(),
+                    "is_active" | "is_staff" | "page" | "page_size"
+                ) {
+                    fail(&name, "Unknown query parameter.");
+                }
+                continue;
+            }
             match name.as_str() {
                 "search" if value.contains('\0') => {
                     fail("search", "Null characters are not allowed.")

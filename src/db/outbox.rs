@@ -173,6 +173,19 @@ pub fn release(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Deletes the user's messages carrying a link (they have an expiry) that
+/// are not sent yet: a deactivated account is mailed no working link.
+pub fn delete_pending_links(conn: &mut DbConnection, user_id: i32) -> Result<usize, ApiError> {
+    Ok(diesel::delete(
+        outbox::table
+            .filter(outbox::user_id.eq(user_id))
+            .filter(outbox::expires_at.is_not_null())
+            .filter(outbox::sent_at.is_null())
+            .filter(outbox::failed_at.is_null()),
+    )
+    .execute(conn)?)
+}
+
 /// Whether the message is still in the outbox (deleting an account
 /// deletes its mail).
 pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {

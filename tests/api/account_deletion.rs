@@ -73,6 +73,12 @@ async fn deleting_ones_account_removes_everything_of_it(backend: Backend) {
     assert!(wrong.problem(400, "validation_failed")["errors"]["password"].is_array());
     assert_eq!(browser.get("/accounts/me").await.status, 200);
 
+    let queued = app
+        .count_sql(&format!(
+            "SELECT count(*) AS n FROM outbox WHERE user_id = {id}"
+        ))
+        .await;
+    assert!(queued >= 3, "the user's mail is in the outbox: {queued}");
     let gone = app
         .bearer(&token)
         .request(
@@ -116,7 +122,24 @@ async fn deleting_ones_account_removes_everything_of_it(backend: Backend) {
     .await;
     assert_eq!(search.json()["count"], 0, "{}", search.text);
 
-    // The pending mail is gone; only the deletion notice goes out.
+    // The user's mail is gone from the outbox (only the notice, bound to
+    // no user, is left for the address); only the notice goes out.
+    assert_eq!(
+        app.count_sql(&format!(
+            "SELECT count(*) AS n FROM outbox WHERE user_id = {id}"
+        ))
+        .await,
+        0
+    );
+    let lower = email.to_lowercase();
+    assert_eq!(
+        app.count_sql(&format!(
+            "SELECT count(*) AS n FROM outbox WHERE lower(recipient) IN ('{lower}', 'elsewhere@example.com')"
+        ))
+        .await,
+        1,
+        "only the deletion notice"
+    );
     smtp.refuse(false);
     let notice = smtp.nth(&email, 2).await;
     assert!(notice.subject.contains("deleted"), "{}", notice.subject);

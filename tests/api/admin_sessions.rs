@@ -15,7 +15,81 @@ use crate::smtp::{spawn_with_smtp, SmtpServer};
 both_backends!(
     deactivation_ends_every_session_on_another_instance_at_once,
     staff_list_and_end_a_users_sessions,
+    a_session_of_an_older_generation_is_refused_even_while_stored,
 );
+
+/// A browser logs in and reads `/accounts/me`: 200 both times.
+async fn browser_logs_in(app: &crate::helpers::TestApp, email: &str) {
+    let browser = app.browser();
+    browser.csrf().await;
+    let login = browser.login(email, PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let me = browser.get("/accounts/me").await;
+    assert_eq!(me.status, 200, "{}", me.text);
+}
+
+/// The generation check itself, without the store's revocation: a session
+/// still stored after its user's generation moved on (a login that raced
+/// the change) is refused, and a cached copy of the user is never replaced
+/// by one of an older generation.
+async fn a_session_of_an_older_generation_is_refused_even_while_stored(backend: Backend) {
+    let app = spawn_app_with(backend, &[("SESSION_CACHE_MILLIS", "0")]).await;
+    let (id, email, token) = member(&app).await;
+    let browser = app.browser();
+    browser.csrf().await;
+    assert_eq!(browser.login(&email, PASSWORD).await.status, 200);
+    app.execute_sql(&format!(
+        "UPDATE users SET session_generation = session_generation + 1 WHERE id = {id}"
+    ))
+    .await;
+    let redis = app.settings.stores.redis_url.as_ref().map(|url| {
+        redis::Client::open(secrecy::ExposeSecret::expose_secret(url).to_owned()).unwrap()
+    });
+    let cache_key = format!("{}user:{id}", app.settings.stores.redis_key_prefix);
+    if let Some(redis) = &redis {
+        // As when the cached copy expires: the next load reads the row.
+        let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let _: i64 = redis::AsyncCommands::del(&mut conn, &cache_key)
+            .await
+            .unwrap();
+    }
+    app.bearer(&token)
+        .get("/accounts/me")
+        .await
+        .problem(401, "not_authenticated");
+    browser
+        .get("/accounts/me")
+        .await
+        .problem(401, "not_authenticated");
+    // Sessions started now are of the new generation.
+    browser_logs_in(&app, &email).await;
+
+    if let Some(redis) = &redis {
+        // A copy of a newer generation is cached (as a deactivation
+        // elsewhere writes one); a login that read the older row must not
+        // replace it, so its session is refused rather than let through.
+        let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let current: String = redis::AsyncCommands::get(&mut conn, &cache_key)
+            .await
+            .unwrap();
+        let mut copy: serde_json::Value = serde_json::from_str(&current).unwrap();
+        copy["session_generation"] = json!(7);
+        let _: () = redis::AsyncCommands::set_ex(&mut conn, &cache_key, copy.to_string(), 60)
+            .await
+            .unwrap();
+        let login = app.login_app(&email, PASSWORD).await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        let raced = login.json()["token"].as_str().unwrap().to_owned();
+        app.bearer(&raced)
+            .get("/accounts/me")
+            .await
+            .problem(401, "not_authenticated");
+        let kept: String = redis::AsyncCommands::get(&mut conn, &cache_key)
+            .await
+            .unwrap();
+        assert!(kept.contains("\"session_generation\":7"), "{kept}");
+    }
+}
 
 async fn deactivation_ends_every_session_on_another_instance_at_once(backend: Backend) {
     let smtp = SmtpServer::start();
@@ -186,6 +260,7 @@ async fn staff_list_and_end_a_users_sessions(backend: Backend) {
         .is_empty());
     // The user is still active and logs in again; the staff session lives on.
     assert_eq!(app.login_app(&email, PASSWORD).await.status, 200);
+    browser_logs_in(&app, &email).await;
     assert_eq!(
         app.bearer(&staff_token).get("/accounts/me").await.status,
         200

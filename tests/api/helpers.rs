@@ -464,3 +464,56 @@ impl BearerClient<'_> {
         self.request(Method::POST, path, None).await
     }
 }
+
+impl TestApp {
+    /// Runs `sql` on the app's own database, as an operator editing it by
+    /// hand would (tests that play a crash or a stale copy).
+    pub async fn execute_sql(&self, sql: &str) {
+        let url =
+            secrecy::ExposeSecret::expose_secret(&self.settings.stores.database_url).to_owned();
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || match url.strip_prefix("sqlite://") {
+            Some(path) => diesel::SqliteConnection::establish(path)
+                .expect("the test database")
+                .batch_execute(&sql)
+                .expect("the statement runs"),
+            None => {
+                let url = format!("{url}&gssencmode=disable");
+                diesel::PgConnection::establish(&url)
+                    .expect("the test database")
+                    .batch_execute(&sql)
+                    .expect("the statement runs")
+            }
+        })
+        .await
+        .expect("sql task");
+    }
+
+    /// The first column of the first row of `sql`, a count.
+    pub async fn count_sql(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel::RunQueryDsl;
+        let url =
+            secrecy::ExposeSecret::expose_secret(&self.settings.stores.database_url).to_owned();
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let found: Count = match url.strip_prefix("sqlite://") {
+                Some(path) => diesel::sql_query(&sql).get_result(
+                    &mut diesel::SqliteConnection::establish(path).expect("the test database"),
+                ),
+                None => diesel::sql_query(&sql).get_result(
+                    &mut diesel::PgConnection::establish(&format!("{url}&gssencmode=disable"))
+                        .expect("the test database"),
+                ),
+            }
+            .expect("the query runs");
+            found.n
+        })
+        .await
+        .expect("sql task")
+    }
+}

@@ -46,3 +46,9 @@ BEGIN
     EXECUTE format('CREATE INDEX users_username_trgm ON users USING gin (username %I.gin_trgm_ops)', ext_schema);
 END
 $$;
+
+-- Mail written before this migration belongs to whoever has its address
+-- (a canonical email is the lower-cased address).
+UPDATE outbox SET user_id = (
+    SELECT users.id FROM users WHERE users.email_canonical = lower(outbox.recipient)
+);

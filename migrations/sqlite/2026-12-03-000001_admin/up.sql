@@ -36,3 +36,9 @@ END;
 
 -- Deleting an account deletes its pending reset requests.
 CREATE INDEX password_reset_requests_email ON password_reset_requests (email_canonical);
+
+-- Mail written before this migration belongs to whoever has its address
+-- (a canonical email is the lower-cased address).
+UPDATE outbox SET user_id = (
+    SELECT users.id FROM users WHERE users.email_canonical = lower(outbox.recipient)
+);
