@@ -91,13 +91,13 @@ impl Accounts {
             return Ok(false);
         };
         self.mailer.wake();
-        // The account is gone from here on. The stored sessions must go
-        // too before the answer: the cached user is replaced by the
-        // tombstone first (with it, no session of the user passes even if
-        // ending them fails), both retried through a short outage; if the
-        // session store stays down, the answer is 503, not a 204 that a
-        // session could outlive (`USER_CACHE_TTL_SECS` at most).
-        self.end_deleted_sessions(user_id).await?;
+        self.audit_deletion(
+            match by {
+                Deleter::Owner => None,
+                Deleter::Admin(actor) => Some(actor),
+            },
+            user_id,
+        );
         if let Err(e) = self.throttle.clear_account(&user.email_canonical).await {
             tracing::warn!(error = %e, user_id, "could not clear a deleted user's login counters");
         }
@@ -107,13 +107,13 @@ impl Accounts {
                 tracing::warn!(error = %e, user_id, "could not delete a deleted user's picture; the media sweep will");
             }
         }
-        self.audit_deletion(
-            match by {
-                Deleter::Owner => None,
-                Deleter::Admin(actor) => Some(actor),
-            },
-            user_id,
-        );
+        // The account is gone from here on. The stored sessions must go
+        // too before the answer: the cached user is replaced by the
+        // tombstone first (with it, no session of the user passes even if
+        // ending them fails), both retried through a short outage; if the
+        // session store stays down, the answer is 503, not a 204 that a
+        // session could outlive (`USER_CACHE_TTL_SECS` at most).
+        self.end_deleted_sessions(user_id).await?;
         Ok(true)
     }
 
