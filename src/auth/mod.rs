@@ -3,6 +3,7 @@
 
 pub mod address_limit;
 pub mod current;
+pub mod django_hashes;
 pub mod hash_pool;
 pub mod passwords;
 pub mod sessions;

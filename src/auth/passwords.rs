@@ -76,6 +76,20 @@ impl Passwords {
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         self.on_pool(move || {
             let password = password.expose_secret();
+            // Moved from Django: checked as Django checks it, then
+            // replaced by our own hash.
+            if let Some(matched) = super::django_hashes::verify(&stored, password) {
+                return Ok(if matched && known {
+                    Verified::Yes {
+                        rehashed: Some(hash_blocking(&params, password)?),
+                    }
+                } else {
+                    Verified::No
+                });
+            }
+            if let super::django_hashes::Kind::Unusable(_) = super::django_hashes::kind(&stored) {
+                return Ok(Verified::No);
+            }
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 tracing::error!("a stored password hash is not a valid PHC string");
                 return Ok(Verified::No);
@@ -217,6 +231,12 @@ fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
         hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("PHC output: {e}"))?),
     };
     Ok(hash.to_string())
+}
+
+/// Whether `password` matches an Argon2 PHC string (ours, or the one
+/// inside Django's `argon2$...`).
+pub(super) fn matches_phc(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|parsed| matches(&parsed, password))
 }
 
 /// Whether `password` matches a parsed PHC string, computed in the
