@@ -144,17 +144,7 @@ async fn create_superuser(settings: &Settings, args: &[String]) -> anyhow::Resul
             logs_in: false,
         })
         .await
-        .map_err(|e| match e {
-            accounts::error::ApiError::Validation(errors) => anyhow::anyhow!(
-                "{}",
-                errors
-                    .iter()
-                    .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            other => anyhow::anyhow!("{other}"),
-        })?;
+        .map_err(accounts::operator::plain)?;
     println!("Superuser {} created (id {}).", user.email, user.id);
     Ok(())
 }

@@ -36,7 +36,9 @@ pub async fn users(settings: &Settings, args: &[String]) -> anyhow::Result<()> {
     }
 }
 
-fn plain(e: ApiError) -> anyhow::Error {
+/// A use case's error as one line for the terminal (every field's
+/// messages, for a validation error); `createsuperuser` uses it too.
+pub fn plain(e: ApiError) -> anyhow::Error {
     match e {
         ApiError::Validation(errors) => anyhow::anyhow!(
             "{}",

@@ -246,11 +246,12 @@ impl Sessions {
 
     /// Ends the session whose key (a Bearer token) is `key`.
     pub async fn end(&self, key: &str) -> Result<(), ApiError> {
-        let result = match &self.backend {
-            Backend::Redis(s) => s.delete(key).await,
-            Backend::Database(s) => s.delete(key).await,
-        };
-        result.map_err(|e| ApiError::Unavailable(format!("session store: {e}")))
+        let key = SessionKey::try_from(key.to_owned())
+            .map_err(|e| ApiError::internal(format!("session key: {e}")))?;
+        // The store's own delete, timed like every other.
+        self.delete(&key)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("session store: {e}")))
     }
 
     /// The user's live sessions.
