@@ -473,9 +473,10 @@ impl TestApp {
             secrecy::ExposeSecret::expose_secret(&self.settings.stores.database_url).to_owned();
         let sql = sql.to_owned();
         tokio::task::spawn_blocking(move || match url.strip_prefix("sqlite://") {
+            // The app writes to the same file meanwhile: wait for its lock.
             Some(path) => diesel::SqliteConnection::establish(path)
                 .expect("the test database")
-                .batch_execute(&sql)
+                .batch_execute(&format!("PRAGMA busy_timeout = 5000; {sql}"))
                 .expect("the statement runs"),
             None => {
                 let url = format!("{url}&gssencmode=disable");
