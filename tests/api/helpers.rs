@@ -503,9 +503,13 @@ impl TestApp {
         let sql = sql.to_owned();
         tokio::task::spawn_blocking(move || {
             let found: Count = match url.strip_prefix("sqlite://") {
-                Some(path) => diesel::sql_query(&sql).get_result(
-                    &mut diesel::SqliteConnection::establish(path).expect("the test database"),
-                ),
+                Some(path) => {
+                    let mut conn =
+                        diesel::SqliteConnection::establish(path).expect("the test database");
+                    conn.batch_execute("PRAGMA busy_timeout = 5000")
+                        .expect("busy timeout");
+                    diesel::sql_query(&sql).get_result(&mut conn)
+                }
                 None => diesel::sql_query(&sql).get_result(
                     &mut diesel::PgConnection::establish(&format!("{url}&gssencmode=disable"))
                         .expect("the test database"),
