@@ -6,6 +6,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod db;
+pub mod django;
 pub mod domain;
 pub mod error;
 pub mod foreground;

@@ -1,6 +1,6 @@
 //! The `accounts` binary: `serve` (the default), `migrate`,
-//! `createsuperuser --email EMAIL`, `users ...` and `openapi`, like
-//! Django's manage.py.
+//! `createsuperuser --email EMAIL`, `users ...`, `import-django ...` and
+//! `openapi`, like Django's manage.py.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -11,13 +11,14 @@ use accounts::startup::{accounts_for_cli, migrate, Application};
 use accounts::telemetry;
 
 const USAGE: &str =
-    "usage: accounts [serve | migrate | createsuperuser --email EMAIL | users ... | openapi]
+    "usage: accounts [serve | migrate | createsuperuser --email EMAIL | users ... | import-django ... | openapi]
 
   serve            run the HTTP server (the default)
   migrate          apply pending database migrations and exit
   createsuperuser  create a staff superuser; the password is read from the
                    terminal, or from the first line of standard input
 {USERS}
+{IMPORT}
   openapi          print the OpenAPI document (as committed in openapi/openapi.json)
   hash-rate [SECS] Argon2 hashes a second at the configured parameters, on
                    PASSWORD_HASH_CONCURRENCY threads (default 3 seconds)
@@ -25,7 +26,9 @@ const USAGE: &str =
 Settings come from the environment and an optional .env file; see README.md.";
 
 fn usage() -> String {
-    USAGE.replace("{USERS}", accounts::operator::USAGE)
+    USAGE
+        .replace("{USERS}", accounts::operator::USAGE)
+        .replace("{IMPORT}", accounts::django::command::USAGE)
 }
 
 /// glibc's malloc raises its mmap threshold after the first large block is
@@ -90,6 +93,7 @@ async fn run() -> ExitCode {
         }),
         "createsuperuser" => create_superuser(&settings, &args[1..]).await,
         "users" => accounts::operator::users(&settings, &args[1..]).await,
+        "import-django" => accounts::django::command::import_django(&settings, &args[1..]).await,
         other => {
             eprintln!("unknown command {other:?}\n\n{}", usage());
             return ExitCode::from(2);

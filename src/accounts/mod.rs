@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod authentication;
 mod deletion;
+mod django_import;
 mod email_change;
 mod email_verification;
 mod housekeeping;
@@ -31,6 +32,7 @@ use tokio::sync::Semaphore;
 
 pub use admin::{AdminView, StaffEdit, UserPage, UserQuery, DEFAULT_PAGE_SIZE};
 pub use authentication::{Client, Credentials, LoggedIn, NewSession};
+pub use django_import::{colliding, ImportPlan, ImportReport, Listed};
 pub use email_change::EmailChange;
 pub use me::MeEdit;
 pub use password::PasswordChange;

@@ -74,6 +74,7 @@ impl Passwords {
         let params = self.params.clone();
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let dummy = Arc::clone(&self.dummy_hash);
         self.on_pool(move || {
             let password = password.expose_secret();
             // Moved from Django: checked as Django checks it, then
@@ -87,7 +88,13 @@ impl Passwords {
                     Verified::No
                 });
             }
+            // Unusable (`!`) or legacy: never a match, but the same Argon2
+            // work as a wrong password, so the answer's time does not tell
+            // an imported account without a password from any other.
             if let super::django_hashes::Kind::Unusable(_) = super::django_hashes::kind(&stored) {
+                if let Ok(dummy) = PasswordHash::new(&dummy) {
+                    matches(&dummy, password);
+                }
                 return Ok(Verified::No);
             }
             let Ok(parsed) = PasswordHash::new(&stored) else {

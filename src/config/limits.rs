@@ -18,6 +18,9 @@ pub struct Limits {
     /// `GET /admin/users` serves at most this many users a page; a larger
     /// `page_size` is taken as this.
     pub admin_max_page_size: i64,
+    /// `accounts import-django` reads and writes this many users a
+    /// transaction.
+    pub import_batch_size: i64,
 }
 
 impl Limits {
@@ -31,7 +34,15 @@ impl Limits {
             picture_decode_concurrency: env.concurrency("PICTURE_DECODE_CONCURRENCY", env.cores)?,
             max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
             admin_max_page_size: env.parse("ADMIN_MAX_PAGE_SIZE", 200)?,
+            import_batch_size: env.parse("IMPORT_BATCH_SIZE", 500)?,
         };
+        // A batch is one multi-row insert: 2,000 users of 12 columns stay
+        // well under either backend's limit on bound parameters.
+        if !(1..=2000).contains(&limits.import_batch_size) {
+            return Err(ConfigError(
+                "IMPORT_BATCH_SIZE must be between 1 and 2000".into(),
+            ));
+        }
         if !(1..=10_000).contains(&limits.admin_max_page_size) {
             return Err(ConfigError(
                 "ADMIN_MAX_PAGE_SIZE must be between 1 and 10000".into(),

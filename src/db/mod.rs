@@ -16,6 +16,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod django_imports;
 pub mod email_tokens;
 pub mod login_failures;
 pub mod models;
@@ -286,7 +287,7 @@ fn checkout(
 /// is not safe when several threads connect at once (seen here as a
 /// segfault under the parallel test suite). Nothing here uses GSSAPI, so
 /// it is off unless the URL asks for it.
-fn without_gssapi(url: &str) -> String {
+pub(crate) fn without_gssapi(url: &str) -> String {
     if url.contains("gssencmode=") {
         url.to_owned()
     } else {

@@ -92,3 +92,12 @@ diesel::joinable!(profiles -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, profiles, sessions, email_tokens);
+
+diesel::table! {
+    django_imports (source, django_id) {
+        source -> Text,
+        django_id -> BigInt,
+        user_id -> Nullable<Integer>,
+        imported_at -> Timestamp,
+    }
+}
