@@ -60,7 +60,8 @@ pub struct ImportReport {
 pub fn colliding(emails: &[(i64, String)]) -> HashMap<i64, String> {
     let mut groups: HashMap<String, Vec<(i64, &str)>> = HashMap::new();
     for (id, email) in emails {
-        let key = Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        let key =
+            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
         if !key.is_empty() {
             groups.entry(key).or_default().push((*id, email.trim()));
         }
@@ -178,13 +179,14 @@ impl Accounts {
             let mut username = keep("username", parse_username(&user.username), &user.username);
             let first_name = keep("first_name", parse_name(&user.first_name), &user.first_name);
             let last_name = keep("last_name", parse_name(&user.last_name), &user.last_name);
-            let profile = user.profile.clone().unwrap_or_else(|| {
-                crate::django::source::DjangoProfile {
-                    portfolio_site: String::new(),
-                    bio: String::new(),
-                    profile_pic: String::new(),
-                }
-            });
+            let profile =
+                user.profile
+                    .clone()
+                    .unwrap_or_else(|| crate::django::source::DjangoProfile {
+                        portfolio_site: String::new(),
+                        bio: String::new(),
+                        profile_pic: String::new(),
+                    });
             let portfolio_site = keep(
                 "portfolio_site",
                 parse_portfolio_site(&profile.portfolio_site),
@@ -338,7 +340,9 @@ impl Accounts {
                     Err(why) => bad.push((index, format!("{name}: {why}"))),
                     Ok(bytes) => match media::process(&bytes, rules) {
                         Ok(encoded) => good.push(Picture { index, encoded }),
-                        Err(ApiError::InvalidImage(why)) => bad.push((index, format!("{name}: {why}"))),
+                        Err(ApiError::InvalidImage(why)) => {
+                            bad.push((index, format!("{name}: {why}")))
+                        }
                         Err(e) => bad.push((index, format!("{name}: {e}"))),
                     },
                 }

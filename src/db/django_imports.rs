@@ -76,16 +76,20 @@ pub fn insert(
     write_transaction(conn, |conn| {
         let (meta, new_users): (Vec<_>, Vec<NewUser>) = batch
             .into_iter()
-            .map(|i| ((i.django_id, i.portfolio_site, i.bio, i.profile_pic), i.user))
+            .map(|i| {
+                (
+                    (i.django_id, i.portfolio_site, i.bio, i.profile_pic),
+                    i.user,
+                )
+            })
             .unzip();
         // RETURNING gives the rows back in the VALUES' order on both
         // backends; the canonical email (unique) pairs them anyway.
-        let inserted: Vec<(i32, String)> = crate::on_backend!(conn, |c| diesel::insert_into(
-            users::table
-        )
-        .values(&new_users)
-        .returning((users::id, users::email_canonical))
-        .get_results(c))?;
+        let inserted: Vec<(i32, String)> =
+            crate::on_backend!(conn, |c| diesel::insert_into(users::table)
+                .values(&new_users)
+                .returning((users::id, users::email_canonical))
+                .get_results(c))?;
         let ids: std::collections::HashMap<&str, i32> = inserted
             .iter()
             .map(|(id, canonical)| (canonical.as_str(), *id))

@@ -95,7 +95,9 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
     loop {
         let (from, t) = (Arc::clone(&source), tables.clone());
         let batch = blocking(move || {
-            let mut source = from.lock().map_err(|_| "the source reader failed".to_owned())?;
+            let mut source = from
+                .lock()
+                .map_err(|_| "the source reader failed".to_owned())?;
             source.users_after(&t, after, batch_size)
         })
         .await?;
@@ -103,10 +105,14 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
             break;
         };
         let size = batch.len() as i64;
-        if let Err(e) = accounts.import_django_batch(&plan, batch, &mut report).await {
+        if let Err(e) = accounts
+            .import_django_batch(&plan, batch, &mut report)
+            .await
+        {
+            let why = crate::operator::plain(e).to_string();
             anyhow::bail!(
                 "importing Django users with ids above {after} failed: {}; the {} user(s) imported before this batch are kept: run the same command again to continue",
-                crate::operator::plain(e),
+                why.split_whitespace().collect::<Vec<_>>().join(" "),
                 report.imported
             );
         }
@@ -151,7 +157,11 @@ fn print_report(
     writeln!(
         out,
         "{}: {} user(s), {} profile(s), {} picture(s).",
-        if args.dry_run { "Would import" } else { "Imported" },
+        if args.dry_run {
+            "Would import"
+        } else {
+            "Imported"
+        },
         report.imported,
         report.profiles,
         report.pictures
@@ -169,8 +179,14 @@ fn print_report(
             "Imported without a usable password (they can set one through password reset)",
             &report.without_password,
         ),
-        ("Pictures not imported (the user is)", &report.pictures_skipped),
-        ("Fields not kept (the user is imported without them)", &report.fields_dropped),
+        (
+            "Pictures not imported (the user is)",
+            &report.pictures_skipped,
+        ),
+        (
+            "Fields not kept (the user is imported without them)",
+            &report.fields_dropped,
+        ),
     ];
     for (title, listed) in sections {
         if listed.is_empty() {
@@ -180,7 +196,11 @@ fn print_report(
         let mut listed: Vec<&Listed> = listed.iter().collect();
         listed.sort_by_key(|l| l.django_id);
         for l in listed {
-            let email = if l.email.is_empty() { "no email" } else { &l.email };
+            let email = if l.email.is_empty() {
+                "no email"
+            } else {
+                &l.email
+            };
             writeln!(out, "  Django user {} ({email}): {}", l.django_id, l.reason)?;
         }
     }

@@ -293,7 +293,11 @@ impl Source {
         let first: One = crate::on_backend!(&mut self.conn, |c| diesel::sql_query(sql)
             .get_result(c))
         .map_err(read_error)?;
-        Ok(format!("{}|{}", tables.users, first.value.unwrap_or_default()))
+        Ok(format!(
+            "{}|{}",
+            tables.users,
+            first.value.unwrap_or_default()
+        ))
     }
 
     pub fn count(&mut self, tables: &Tables) -> Result<i64, String> {
@@ -311,9 +315,9 @@ impl Source {
             "SELECT CAST(id AS BIGINT) AS id, COALESCE(email, '') AS email FROM {}",
             quote(&tables.users)
         );
-        let rows: Vec<Email> =
-            crate::on_backend!(&mut self.conn, |c| diesel::sql_query(&sql).load(c))
-                .map_err(read_error)?;
+        let rows: Vec<Email> = crate::on_backend!(&mut self.conn, |c| diesel::sql_query(&sql)
+            .load(c))
+        .map_err(read_error)?;
         Ok(rows.into_iter().map(|r| (r.id, r.email)).collect())
     }
 
@@ -382,9 +386,9 @@ impl Source {
             pic = profile("profile_pic"),
             users = quote(&tables.users),
         );
-        let rows: Vec<Row> =
-            crate::on_backend!(&mut self.conn, |c| diesel::sql_query(&sql).load(c))
-                .map_err(read_error)?;
+        let rows: Vec<Row> = crate::on_backend!(&mut self.conn, |c| diesel::sql_query(&sql)
+            .load(c))
+        .map_err(read_error)?;
         Ok(rows
             .into_iter()
             .map(|r| DjangoUser {

@@ -15,6 +15,7 @@ mod browsers;
 mod cli;
 mod cookie_tossing;
 mod csrf;
+mod django_import;
 mod django_passwords;
 mod email_change;
 mod email_verification;
