@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::source::{Source, Tables};
+use super::source::Source;
+use super::tables::Tables;
 use crate::accounts::{colliding, ImportPlan, ImportReport, Listed};
 use crate::config::Settings;
 use crate::startup::{accounts_for_cli, migrate};
@@ -70,7 +71,9 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
     let (user_table, profile_table) = (args.user_table.clone(), args.profile_table.clone());
     let (source, tables, key, total, emails) = blocking(move || {
         let mut source = Source::open(&url)?;
-        let tables = source.discover(user_table.as_deref(), profile_table.as_deref())?;
+        let tables = source
+            .catalog
+            .discover(user_table.as_deref(), profile_table.as_deref())?;
         let key = source.key(&tables)?;
         let total = source.count(&tables)?;
         let emails = source.emails(&tables)?;
