@@ -22,16 +22,19 @@ pub struct Imported {
     pub profile_pic: Option<String>,
 }
 
-/// Which of `django_ids` an earlier run of `source` imported (whether or
-/// not the account still exists).
+/// The Django ids from `first` to `last` that an earlier run of `source`
+/// imported (whether or not the account still exists). A range, which the
+/// primary key (source, django_id) answers as one index range; a list of
+/// ids was matched against every row of the source instead.
 pub fn already_imported(
     conn: &mut DbConnection,
     source: &str,
-    django_ids: &[i64],
+    first: i64,
+    last: i64,
 ) -> Result<HashSet<i64>, ApiError> {
     let found: Vec<i64> = django_imports::table
         .filter(django_imports::source.eq(source))
-        .filter(django_imports::django_id.eq_any(django_ids))
+        .filter(django_imports::django_id.between(first, last))
         .select(django_imports::django_id)
         .load(conn)?;
     Ok(found.into_iter().collect())
@@ -50,14 +53,29 @@ pub fn taken_emails(
 }
 
 /// Which of `usernames` an account has.
+///
+/// Through the unique index: the literal `<> ''` is its predicate, and on
+/// PostgreSQL bitmap scans are off for the query, since the planner
+/// otherwise takes the staff search's trigram index, which answers `=`
+/// too, slowly (0.5 s a batch of 500 at 100,000 users, 30 s at worst).
 pub fn taken_usernames(
     conn: &mut DbConnection,
     usernames: &[String],
 ) -> Result<HashSet<String>, ApiError> {
-    let found: Vec<String> = users::table
+    let query = users::table
+        .filter(super::users::username_set())
         .filter(users::username.eq_any(usernames))
-        .select(users::username)
-        .load(conn)?;
+        .select(users::username);
+    let found: Vec<String> = match conn {
+        DbConnection::Postgresql(pg) => pg.transaction(|pg| {
+            diesel::connection::SimpleConnection::batch_execute(
+                pg,
+                "SET LOCAL enable_bitmapscan = off",
+            )?;
+            query.load(pg)
+        })?,
+        DbConnection::Sqlite(lite) => query.load(lite)?,
+    };
     Ok(found.into_iter().collect())
 }
 

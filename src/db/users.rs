@@ -73,9 +73,21 @@ pub fn find_by_email(conn: &mut DbConnection, canonical: &str) -> Result<Option<
     Ok(found)
 }
 
+/// The unique username index's own predicate, written out as a literal:
+/// a look-up by username that repeats it is answered by that index.
+/// Without it (or with `''` as a bound parameter, which the planner cannot
+/// match to the index) PostgreSQL took the trigram index, which also
+/// supports `=`: an import's batch of 500 usernames took 1.5 s at 100,000
+/// users.
+pub fn username_set() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("users.username <> ''")
+}
+
 pub fn username_exists(conn: &mut DbConnection, username: &str) -> Result<bool, ApiError> {
     let exists = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
-        users::table.filter(users::username.eq(username)),
+        users::table
+            .filter(username_set())
+            .filter(users::username.eq(username)),
     ))
     .get_result(c))?;
     Ok(exists)

@@ -106,7 +106,9 @@ impl Accounts {
         batch: Vec<DjangoUser>,
         report: &mut ImportReport,
     ) -> Result<(), ApiError> {
-        let ids: Vec<i64> = batch.iter().map(|u| u.id).collect();
+        // Batches come in id order.
+        let first = batch.iter().map(|u| u.id).min().unwrap_or_default();
+        let last = batch.iter().map(|u| u.id).max().unwrap_or_default();
         let canonicals: Vec<String> = batch
             .iter()
             .filter_map(|u| Email::parse(&u.email).ok().map(|e| e.canonical()))
@@ -121,7 +123,7 @@ impl Accounts {
             .db
             .run(move |conn| {
                 Ok((
-                    django_imports::already_imported(conn, &source, &ids)?,
+                    django_imports::already_imported(conn, &source, first, last)?,
                     django_imports::taken_emails(conn, &canonicals)?,
                     django_imports::taken_usernames(conn, &usernames)?,
                 ))
