@@ -52,6 +52,22 @@ pub enum ApiError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The right password for a user with a second factor: the login goes
+    /// on at `POST /accounts/login/mfa` with this token.
+    #[error("second factor required")]
+    MfaRequired {
+        token: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("invalid code")]
+    InvalidCode,
+    /// An `mfa_token` that is unknown, expired, spent or dead.
+    #[error("invalid mfa token")]
+    MfaTokenInvalid,
+    #[error("two-factor login already on")]
+    MfaAlreadyEnabled,
+    #[error("two-factor login not on")]
+    MfaNotEnabled,
     #[error("not ready")]
     NotReady(BTreeMap<&'static str, &'static str>),
     #[error("internal error: {0:#}")]
@@ -89,6 +105,11 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::MfaRequired { .. } => "mfa_required",
+            ApiError::InvalidCode => "invalid_code",
+            ApiError::MfaTokenInvalid => "invalid_token",
+            ApiError::MfaAlreadyEnabled => "mfa_already_enabled",
+            ApiError::MfaNotEnabled => "mfa_not_enabled",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -126,6 +147,13 @@ impl ApiError {
                 "A backing service is unavailable. Try again shortly.".into()
             }
             ApiError::NotReady(_) => "The service is not ready.".into(),
+            ApiError::MfaRequired { .. } => "Enter a code from your authenticator app (or a recovery code) to finish logging in.".into(),
+            ApiError::InvalidCode => "The code is not correct, or was used already.".into(),
+            ApiError::MfaTokenInvalid => {
+                "The login has expired or ended: log in with your password again.".into()
+            }
+            ApiError::MfaAlreadyEnabled => "Two-factor login is already on.".into(),
+            ApiError::MfaNotEnabled => "Two-factor login is not on.".into(),
             ApiError::Internal(_) => "An unexpected error occurred.".into(),
         }
     }
@@ -153,6 +181,12 @@ pub struct Problem {
     /// Per-dependency status, on `not_ready` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<BTreeMap<String, String>>,
+    /// On `mfa_required` only: the token `POST /accounts/login/mfa` takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// On `mfa_required` only: when the token dies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ResponseError for ApiError {
@@ -161,14 +195,21 @@ impl ResponseError for ApiError {
             ApiError::Malformed(_)
             | ApiError::Validation(_)
             | ApiError::InvalidImage(_)
-            | ApiError::InvalidToken => StatusCode::BAD_REQUEST,
-            ApiError::InvalidCredentials | ApiError::NotAuthenticated => StatusCode::UNAUTHORIZED,
+            | ApiError::InvalidToken
+            | ApiError::InvalidCode => StatusCode::BAD_REQUEST,
+            ApiError::InvalidCredentials
+            | ApiError::NotAuthenticated
+            | ApiError::MfaRequired { .. }
+            | ApiError::MfaTokenInvalid => StatusCode::UNAUTHORIZED,
             ApiError::CsrfFailed(_) | ApiError::EmailNotVerified | ApiError::PermissionDenied => {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::EmailTaken | ApiError::EmailAlreadyVerified => StatusCode::CONFLICT,
+            ApiError::EmailTaken
+            | ApiError::EmailAlreadyVerified
+            | ApiError::MfaAlreadyEnabled
+            | ApiError::MfaNotEnabled => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -202,6 +243,14 @@ impl ResponseError for ApiError {
                         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                         .collect(),
                 ),
+                _ => None,
+            },
+            mfa_token: match self {
+                ApiError::MfaRequired { token, .. } => Some(token.clone()),
+                _ => None,
+            },
+            expires_at: match self {
+                ApiError::MfaRequired { expires_at, .. } => Some(*expires_at),
                 _ => None,
             },
         };

@@ -21,6 +21,7 @@ use crate::api::json::JsonLimit;
 use crate::api::{fallback, routes, AppState};
 use crate::auth::address_limit::{AddressLimit, Limited};
 use crate::auth::current::SessionPolicy;
+use crate::auth::mfa_logins::MfaLogins;
 use crate::auth::passwords::Passwords;
 use crate::auth::sessions::{DbStore, Lifetimes, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
@@ -50,7 +51,8 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
-    let (sessions, throttle, registrations, resets) = match &settings.stores.redis_url {
+    let attempts = settings.mfa.code_attempts;
+    let (sessions, throttle, registrations, resets, mfa_logins) = match &settings.stores.redis_url {
         Some(url) => {
             let redis = RedisPool::connect(url.expose_secret()).await?;
             (
@@ -65,7 +67,8 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                 ),
                 LoginThrottle::redis(redis.clone(), settings),
                 AddressLimit::redis(redis.clone(), settings, Limited::Registration),
-                AddressLimit::redis(redis, settings, Limited::PasswordReset),
+                AddressLimit::redis(redis.clone(), settings, Limited::PasswordReset),
+                MfaLogins::redis(redis, &settings.stores.redis_key_prefix, attempts),
             )
         }
         None => (
@@ -81,6 +84,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
             LoginThrottle::database(db.clone(), settings),
             AddressLimit::database(db.clone(), settings, Limited::Registration),
             AddressLimit::database(db.clone(), settings, Limited::PasswordReset),
+            MfaLogins::database(db.clone(), attempts),
         ),
     };
     let hasher_settings = settings.clone();
@@ -97,6 +101,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
         sessions,
         media: None,
         metrics: metrics.clone(),
+        mfa_logins,
     })
 }
 

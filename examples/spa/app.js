@@ -16,6 +16,8 @@ const API = new URLSearchParams(location.search).get("api") || "http://127.0.0.1
 const PAGES = ["forgot-password", "reset-password", "verify-email", "confirm-email-change"];
 let csrfToken = null;
 let resetToken = null;
+// The first login step's mfa_token, while the second step is on screen.
+let mfaToken = null;
 
 const $ = (id) => document.getElementById(id);
 $("api-base").textContent = API;
@@ -185,6 +187,7 @@ async function refresh() {
   form.portfolio_site.value = profile.portfolio_site;
   form.bio.value = profile.bio;
   showPicture(profile.profile_pic);
+  await showMfa();
   await listSessions();
 }
 
@@ -247,6 +250,106 @@ $("login-form").addEventListener("submit", async (event) => {
     show("info", "Logged in.");
     event.target.reset();
     await refresh();
+  } catch (problem) {
+    if (problem.code === "mfa_required") {
+      // The password was right; the session comes with the second step.
+      mfaToken = problem.mfa_token;
+      event.target.reset();
+      showView("mfa-step");
+      $("message").hidden = true;
+      $("mfa-login-form").code.focus();
+      return;
+    }
+    failed(problem);
+  }
+});
+
+$("mfa-login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "/accounts/login/mfa", { mfa_token: mfaToken || "", code: event.target.code.value });
+    mfaToken = null;
+    show("info", "Logged in.");
+    event.target.reset();
+    await refresh();
+  } catch (problem) {
+    failed(problem);
+    // The token is spent or dead: back to the password.
+    if (problem.code === "invalid_token") showView("anonymous");
+  }
+});
+
+// ---- Two-factor settings -------------------------------------------------
+
+async function showMfa() {
+  const status = await api("GET", "/accounts/mfa");
+  $("mfa-status").textContent = status.totp_enabled
+    ? `On. Recovery codes left: ${status.recovery_codes_remaining}.`
+    : "Off: logging in needs only your password.";
+  $("mfa-setup").hidden = status.totp_enabled;
+  $("mfa-off-form").hidden = !status.totp_enabled;
+  $("mfa-regen-form").hidden = !status.totp_enabled;
+  if (status.totp_enabled) $("mfa-enrol").hidden = true;
+}
+
+function showRecoveryCodes(codes) {
+  const list = $("mfa-code-list");
+  list.replaceChildren(...codes.map((code) => {
+    const item = document.createElement("li");
+    item.textContent = code;
+    return item;
+  }));
+  $("mfa-codes").hidden = false;
+}
+
+$("mfa-setup").addEventListener("click", async () => {
+  try {
+    const { secret, otpauth_url } = await api("POST", "/accounts/mfa/totp/setup");
+    // The QR code is drawn here, from the vendored qrcode-generator: the
+    // secret never goes to a third-party service.
+    const qr = qrcode(0, "M");
+    qr.addData(otpauth_url);
+    qr.make();
+    $("mfa-qr").innerHTML = qr.createSvgTag({ cellSize: 4, margin: 4, scalable: false });
+    $("mfa-qr").dataset.otpauthUrl = otpauth_url;
+    $("mfa-secret").textContent = secret;
+    $("mfa-codes").hidden = true;
+    $("mfa-enrol").hidden = false;
+  } catch (problem) { failed(problem); }
+});
+
+$("mfa-confirm-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { recovery_codes } = await api("POST", "/accounts/mfa/totp/confirm", formData(event.target));
+    event.target.reset();
+    $("mfa-enrol").hidden = true;
+    $("mfa-qr").replaceChildren();
+    show("info", "Two-factor login is on.");
+    showRecoveryCodes(recovery_codes);
+    await showMfa();
+  } catch (problem) { failed(problem); }
+});
+
+$("mfa-regen-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { recovery_codes } = await api("POST", "/accounts/mfa/recovery-codes", formData(event.target));
+    event.target.reset();
+    show("info", "New recovery codes: the old ones no longer work.");
+    showRecoveryCodes(recovery_codes);
+    await showMfa();
+  } catch (problem) { failed(problem); }
+});
+
+$("mfa-off-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("DELETE", "/accounts/mfa/totp", formData(event.target));
+    event.target.reset();
+    $("mfa-codes").hidden = true;
+    show("info", "Two-factor login is off.");
+    await showMfa();
   } catch (problem) { failed(problem); }
 });
 

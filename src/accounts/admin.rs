@@ -15,6 +15,7 @@ use crate::db::users::{self, StaffChanges};
 use crate::db::{outbox, reset_requests};
 use crate::domain::{parse_name, parse_username};
 use crate::error::{ApiError, FieldErrors};
+use crate::mail::Mail;
 
 /// `page_size` when the request names none.
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -96,17 +97,27 @@ fn changed_fields(changes: &StaffChanges) -> String {
 }
 
 impl Accounts {
-    /// Whether the user has a second factor. Two-factor login does not
-    /// exist yet (issue 16), so nobody has one; this is where it is read.
-    fn mfa_enabled(&self, _user: &User) -> bool {
-        false
+    /// Each user with whether they have a second factor on.
+    async fn views(&self, users: Vec<User>) -> Result<Vec<AdminView>, ApiError> {
+        let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+        let on = self
+            .db
+            .run(move |conn| crate::db::mfa::enabled_among(conn, &ids))
+            .await?;
+        Ok(users
+            .into_iter()
+            .map(|user| AdminView {
+                mfa_enabled: on.contains(&user.id),
+                user,
+            })
+            .collect())
     }
 
-    fn view(&self, user: User) -> AdminView {
-        AdminView {
-            mfa_enabled: self.mfa_enabled(&user),
-            user,
-        }
+    async fn view(&self, user: User) -> Result<AdminView, ApiError> {
+        let mut views = self.views(vec![user]).await?;
+        views
+            .pop()
+            .ok_or_else(|| ApiError::internal("a user went missing"))
     }
 
     /// One page of the users matching `query`, by id.
@@ -170,7 +181,7 @@ impl Accounts {
             })
             .await?;
         Ok(UserPage {
-            users: users.into_iter().map(|u| self.view(u)).collect(),
+            users: self.views(users).await?,
             count,
             page,
             page_size,
@@ -179,7 +190,7 @@ impl Accounts {
 
     pub async fn get_user(&self, actor: &Actor, user_id: i32) -> Result<AdminView, ApiError> {
         let user = self.permit(actor, user_id, Action::Read).await?;
-        Ok(self.view(user))
+        self.view(user).await
     }
 
     /// Changes what staff may change. Deactivating ends every session of
@@ -224,7 +235,7 @@ impl Accounts {
             "edit_user"
         };
         self.audit(actor, action, user_id, &what);
-        Ok(self.view(user))
+        self.view(user).await
     }
 
     /// The user's live sessions (none is the asker's).
@@ -270,11 +281,11 @@ impl Accounts {
         Ok(())
     }
 
-    /// Removes the user's second factor and recovery codes (nothing to
-    /// remove until two-factor login exists).
+    /// Removes the user's second factor and recovery codes (a user who lost
+    /// their device and their codes); a notice goes to their address.
     pub async fn remove_user_mfa(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
         let user = self.permit(actor, user_id, Action::Act).await?;
-        let removed = self.mfa_enabled(&user);
+        let removed = self.remove_mfa(user, Mail::MfaRemoved).await?;
         self.audit(
             actor,
             "remove_mfa",

@@ -113,6 +113,8 @@ impl Accounts {
             }
             return Err(ApiError::EmailNotVerified);
         }
+        // A second factor: no session yet, but a token for the second step.
+        self.second_factor_needed(&user, &client).await?;
         let session = self.start_session(&user, &client).await?;
         // Deleted or deactivated while the password was checked: the change
         // ended every session before this one existed, so this one must
@@ -159,7 +161,21 @@ impl Accounts {
         let checked = self.check_credentials(&canonical, password).await;
         match checked {
             Ok(Some(user)) => {
-                self.throttle.succeeded(attempt).await?;
+                // With a second factor the attempt is neither: its failures
+                // are forgotten only when the code is right too.
+                let id = user.id;
+                match self
+                    .db
+                    .run(move |conn| crate::db::mfa::enabled(conn, id))
+                    .await
+                {
+                    Ok(true) => self.throttle.abandon(attempt).await,
+                    Ok(false) => self.throttle.succeeded(attempt).await?,
+                    Err(e) => {
+                        self.throttle.abandon(attempt).await;
+                        return Err(e);
+                    }
+                }
                 Ok(user)
             }
             Ok(None) => {
@@ -222,10 +238,25 @@ impl Accounts {
             (Some(mut user), Verified::Yes { rehashed }) if user.is_active => {
                 let now = crate::db::now();
                 let id = user.id;
-                self.db
-                    .run(move |conn| users::record_login(conn, id, now, rehashed))
+                // With a second factor the login is not done yet: only a
+                // stronger hash is stored now, `last_login` at the second
+                // step.
+                let second_factor = self
+                    .db
+                    .run(move |conn| {
+                        if crate::db::mfa::enabled(conn, id)? {
+                            if let Some(hash) = rehashed {
+                                users::set_password(conn, id, hash)?;
+                            }
+                            return Ok(true);
+                        }
+                        users::record_login(conn, id, now, rehashed)?;
+                        Ok(false)
+                    })
                     .await?;
-                user.last_login = Some(now);
+                if !second_factor {
+                    user.last_login = Some(now);
+                }
                 Ok(Some(user))
             }
             _ => Ok(None),

@@ -1,6 +1,7 @@
 //! Periodic clean-up: expired sessions and login counters of the embedded
 //! stores (Redis expires its own keys), and on every backend the mail
-//! tokens past their expiry and delivered mail older than a week.
+//! tokens past their expiry, delivered mail older than a week, and logins
+//! that waited in vain for their second step.
 
 use super::Accounts;
 use crate::db::{email_tokens, outbox};
@@ -21,6 +22,9 @@ impl Accounts {
             .await;
         if let Err(e) = purged {
             tracing::warn!(error = %e, "could not purge expired mail tokens and sent mail");
+        }
+        if let Err(e) = self.mfa_logins.purge_expired().await {
+            tracing::warn!(error = %e, "could not purge expired two-factor logins");
         }
         let Some(store) = self.sessions.database_store() else {
             return;

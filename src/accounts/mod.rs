@@ -17,6 +17,8 @@ mod email_verification;
 mod housekeeping;
 mod mailing;
 mod me;
+mod mfa;
+mod mfa_login;
 mod operations;
 mod password;
 mod password_reset;
@@ -35,6 +37,7 @@ pub use authentication::{Client, Credentials, LoggedIn, NewSession};
 pub use django_import::{colliding, ImportPlan, ImportReport, Listed};
 pub use email_change::EmailChange;
 pub use me::MeEdit;
+pub use mfa::{Enrolment, MfaStatus};
 pub use password::PasswordChange;
 pub use pictures::MediaFile;
 pub use profile::ProfileEdit;
@@ -43,9 +46,11 @@ pub use sessions::SessionListing;
 pub use staff::Actor;
 
 use crate::auth::address_limit::AddressLimit;
+use crate::auth::mfa_logins::MfaLogins;
 use crate::auth::passwords::Passwords;
 use crate::auth::sessions::{Lifetimes, Sessions};
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::totp::SecretBox;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::FieldErrors;
@@ -69,6 +74,10 @@ pub struct Accounts {
     /// Bounds the pictures decoded at once (`PICTURE_DECODE_CONCURRENCY`).
     decodes: Arc<Semaphore>,
     lifetimes: Lifetimes,
+    /// Logins waiting for their second step (where sessions live).
+    mfa_logins: MfaLogins,
+    /// Seals TOTP secrets (a key derived from `SECRET_KEY`).
+    secret_box: SecretBox,
 }
 
 /// The stores the use cases work over, built once at start-up.
@@ -82,6 +91,7 @@ pub struct Stores {
     pub mailer: Mailer,
     pub media: Option<MediaStore>,
     pub metrics: Metrics,
+    pub mfa_logins: MfaLogins,
 }
 
 impl Accounts {
@@ -98,6 +108,10 @@ impl Accounts {
             metrics: stores.metrics,
             decodes: Arc::new(Semaphore::new(settings.limits.picture_decode_concurrency)),
             lifetimes: Lifetimes::new(&settings.sessions),
+            mfa_logins: stores.mfa_logins,
+            secret_box: SecretBox::new(
+                secrecy::ExposeSecret::expose_secret(&settings.http.secret_key).as_bytes(),
+            ),
             settings,
         }
     }

@@ -113,7 +113,7 @@ pub async fn register(
     responses(
         (status = 200, description = "Logged in", body = AuthResponse),
         InvalidBody,
-        (status = 401, description = "`invalid_credentials`: unknown email, wrong password and inactive account alike", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown email, wrong password and inactive account alike; or `mfa_required`: the right password of a user with two-factor login on, no session yet; the body also has `mfa_token` and `expires_at`: finish at `POST /accounts/login/mfa`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_failed`; or `email_not_verified`: `REQUIRE_EMAIL_VERIFICATION=true` and the right password for an account whose address is not verified yet", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: `LOGIN_FAILURES_PER_ACCOUNT` failures for this email, or `LOGIN_FAILURES_PER_IP` from this address, within `LOGIN_FAILURE_WINDOW_SECS` (or, rarely, attempts for this email still in flight after `LOGIN_IN_FLIGHT_WAIT_SECS`: retry in a second); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
@@ -136,7 +136,7 @@ pub async fn login(
 }
 
 /// Who is asking for a session, as the request says.
-fn client_of(
+pub(super) fn client_of(
     req: &HttpRequest,
     state: &AppState,
     kind: Option<ClientKind>,
@@ -156,7 +156,7 @@ fn client_of(
 /// The response to a login or registration. A browser's session goes into
 /// the request's cookie session, which the middleware stores with a new
 /// key; an app's token is already in the store.
-fn respond(
+pub(super) fn respond(
     req: &HttpRequest,
     session: &Session,
     logged_in: LoggedIn,

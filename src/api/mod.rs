@@ -14,6 +14,7 @@ pub mod health;
 pub mod json;
 pub mod me;
 pub mod media;
+pub mod mfa;
 pub mod multipart;
 pub mod password;
 pub mod password_reset;

@@ -10,7 +10,7 @@ use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 use super::{
     account_deletion, accounts, admin, docs, email_change, email_verification, fallback, health,
-    me, media, password, password_reset, profile, sessions,
+    me, media, mfa, password, password_reset, profile, sessions,
 };
 
 /// One path's methods, collected so that the 405 can name them.
@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/accounts/csrf").get(accounts::get_csrf),
         endpoint("/accounts/register").on(Method::POST, accounts::register),
         endpoint("/accounts/login").on(Method::POST, accounts::login),
+        endpoint("/accounts/login/mfa").on(Method::POST, mfa::login_mfa),
         endpoint("/accounts/logout").on(Method::POST, accounts::logout),
         endpoint("/accounts/me")
             .get(me::get_me)
@@ -84,6 +85,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/accounts/email/verify").on(Method::POST, email_verification::verify),
         endpoint("/accounts/email/change").on(Method::POST, email_change::request_change),
         endpoint("/accounts/email/change/confirm").on(Method::POST, email_change::confirm_change),
+        endpoint("/accounts/mfa").get(mfa::get_mfa),
+        endpoint("/accounts/mfa/totp/setup").on(Method::POST, mfa::setup_totp),
+        endpoint("/accounts/mfa/totp/confirm").on(Method::POST, mfa::confirm_totp),
+        endpoint("/accounts/mfa/totp").on(Method::DELETE, mfa::disable_totp),
+        endpoint("/accounts/mfa/recovery-codes").on(Method::POST, mfa::regenerate_recovery_codes),
         endpoint("/accounts/sessions").get(sessions::list_sessions),
         endpoint("/accounts/sessions/{id}").on(Method::DELETE, sessions::revoke_session),
         endpoint("/admin/users").get(admin::list_users),

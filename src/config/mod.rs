@@ -9,6 +9,7 @@ mod env;
 mod http;
 mod limits;
 mod mail;
+mod mfa;
 mod passwords;
 mod server;
 mod sessions;
@@ -18,6 +19,7 @@ mod throttle;
 pub use http::{HttpSettings, SameSite};
 pub use limits::Limits;
 pub use mail::{Links, MailSettings, MailTransport, SmtpRelay, SmtpSecurity};
+pub use mfa::MfaSettings;
 pub use passwords::PasswordSettings;
 pub use server::{LogFormat, ServerSettings};
 pub use sessions::SessionSettings;
@@ -36,6 +38,7 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub throttle: ThrottleSettings,
     pub mail: MailSettings,
+    pub mfa: MfaSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,7 @@ impl Settings {
             passwords: PasswordSettings::read(&env)?,
             throttle: ThrottleSettings::read(&env)?,
             mail: MailSettings::read(&env)?,
+            mfa: MfaSettings::read(&env)?,
             server,
         };
         if settings.http.uses_development_key() {

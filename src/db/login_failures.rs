@@ -33,15 +33,19 @@ pub fn record(
     now: NaiveDateTime,
     window_ends_at: NaiveDateTime,
 ) -> Result<(i32, NaiveDateTime), ApiError> {
-    // Two concurrent first attempts can both try to open the window; the
-    // loser's insert breaks the primary key and it simply counts again.
-    for _ in 0..2 {
-        match open_or_bump(conn, key, now, window_ends_at) {
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
-            other => return Ok(other?),
+    // An IMMEDIATE transaction (a savepoint inside one): see
+    // `write_transaction`. Two first attempts on PostgreSQL can both try
+    // to open the window; the loser's insert breaks the primary key and it
+    // simply counts again.
+    super::write_transaction(conn, |conn| {
+        for _ in 0..2 {
+            match open_or_bump(conn, key, now, window_ends_at) {
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+                other => return Ok(other?),
+            }
         }
-    }
-    Ok(open_or_bump(conn, key, now, window_ends_at)?)
+        Ok(open_or_bump(conn, key, now, window_ends_at)?)
+    })
 }
 
 fn open_or_bump(

@@ -101,3 +101,32 @@ diesel::table! {
         imported_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    totp_devices (user_id) {
+        user_id -> Integer,
+        secret_sealed -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Integer,
+        user_id -> Integer,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mfa_logins (id) {
+        id -> Text,
+        user_id -> Integer,
+        state -> Text,
+        failures -> Integer,
+        expires_at -> Timestamp,
+    }
+}

@@ -27,7 +27,7 @@ pub fn create(
     new: NewUser,
     and_then: impl FnOnce(&mut DbConnection, &User) -> Result<(), ApiError>,
 ) -> Result<User, ApiError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         // A closure, so that `?` stops here with diesel's error (which says
         // which unique rule broke), not at the transaction's.
         let inserted = crate::on_backend!(conn, |c| (|| {

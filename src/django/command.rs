@@ -84,6 +84,14 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
     // and usernames: pending migrations are applied (no user is written).
     migrate(settings).await?;
     let accounts = accounts_for_cli(settings).await?;
+    // Found now, not at the first batch with a picture (which every rerun
+    // would stop at).
+    if args.media_root.is_some() && !args.dry_run && !accounts.stores_pictures() {
+        anyhow::bail!(
+            "MEDIA_ROOT {} cannot be written: the pictures could not be stored",
+            settings.stores.media_root.display()
+        );
+    }
     let plan = ImportPlan {
         source: key,
         colliding: colliding(&emails),
@@ -94,7 +102,8 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
     let batch_size = settings.limits.import_batch_size;
     let progress = std::io::stderr().is_terminal();
     let mut report = ImportReport::default();
-    let (mut after, mut read) = (0_i64, 0_i64);
+    // Below every id: Django's ids start at 1, but a hand-made row may not.
+    let (mut after, mut read) = (i64::MIN, 0_i64);
     loop {
         let (from, t) = (Arc::clone(&source), tables.clone());
         let batch = blocking(move || {
@@ -113,9 +122,17 @@ pub async fn import_django(settings: &Settings, args: &[String]) -> anyhow::Resu
             .await
         {
             let why = crate::operator::plain(e).to_string();
+            let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
+            let from = if after == i64::MIN {
+                "from the first".to_owned()
+            } else {
+                format!("after id {after}")
+            };
+            if args.dry_run {
+                anyhow::bail!("reading Django users {from} failed: {why}");
+            }
             anyhow::bail!(
-                "importing Django users with ids above {after} failed: {}; the {} user(s) imported before this batch are kept: run the same command again to continue",
-                why.split_whitespace().collect::<Vec<_>>().join(" "),
+                "importing Django users {from} failed: {why}; the {} user(s) imported before this batch are kept: run the same command again to continue",
                 report.imported
             );
         }

@@ -220,6 +220,16 @@ impl Source {
             }
         };
         let (join, has_profile) = match &tables.profiles {
+            // One profile row a user, even from a table that is not
+            // one-to-one (the lowest id wins).
+            Some(p) if tables.profile_columns.contains("id") => (
+                format!(
+                    "LEFT JOIN {t} p ON p.user_id = u.id AND p.id = \
+                     (SELECT MIN(p2.id) FROM {t} p2 WHERE p2.user_id = u.id)",
+                    t = quote(p)
+                ),
+                "CASE WHEN p.user_id IS NULL THEN 0 ELSE 1 END",
+            ),
             Some(p) => (
                 format!("LEFT JOIN {} p ON p.user_id = u.id", quote(p)),
                 "CASE WHEN p.user_id IS NULL THEN 0 ELSE 1 END",
@@ -309,7 +319,26 @@ pub fn parse_time(raw: &str) -> Option<NaiveDateTime> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_time;
+    use super::{parse_time, Source};
+    use diesel::connection::SimpleConnection;
+
+    #[test]
+    fn a_sqlite_source_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let mut made =
+            <diesel::SqliteConnection as diesel::Connection>::establish(path.to_str().unwrap())
+                .unwrap();
+        made.batch_execute("CREATE TABLE t (a INTEGER)").unwrap();
+        let mut source = Source::open(&format!("sqlite://{}", path.display())).unwrap();
+        let err = source
+            .conn
+            .batch_execute("INSERT INTO t VALUES (1)")
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        assert!(Source::open("sqlite:///nonexistent/db.sqlite3").is_err());
+        assert!(!std::path::Path::new("/nonexistent/db.sqlite3").exists());
+    }
 
     #[test]
     fn times_from_both_backends_read_as_utc() {

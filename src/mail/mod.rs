@@ -48,6 +48,11 @@ pub enum Mail<'a> {
     SignupAttempt,
     /// Notice that the account and everything of it is gone.
     AccountDeleted,
+    /// Notices about the second factor: turned on, turned off by the
+    /// user, removed by staff.
+    MfaEnabled,
+    MfaDisabled,
+    MfaRemoved,
 }
 
 impl Mail<'_> {
@@ -61,6 +66,9 @@ impl Mail<'_> {
             Mail::PasswordChanged => "password_changed",
             Mail::SignupAttempt => "signup_attempt",
             Mail::AccountDeleted => "account_deleted",
+            Mail::MfaEnabled => "mfa_enabled",
+            Mail::MfaDisabled => "mfa_disabled",
+            Mail::MfaRemoved => "mfa_removed",
         }
     }
 }
@@ -131,9 +139,12 @@ impl Mailer {
             Mail::EmailChangeRequested { new_email } | Mail::EmailChanged { new_email } => {
                 ("", &links.password_reset, Duration::ZERO, *new_email)
             }
-            Mail::PasswordChanged | Mail::SignupAttempt | Mail::AccountDeleted => {
-                ("", &links.password_reset, Duration::ZERO, "")
-            }
+            Mail::PasswordChanged
+            | Mail::SignupAttempt
+            | Mail::AccountDeleted
+            | Mail::MfaEnabled
+            | Mail::MfaDisabled
+            | Mail::MfaRemoved => ("", &links.password_reset, Duration::ZERO, ""),
         };
         let link = link.replace("{token}", token);
         let name = [&user.first_name, &user.username]

@@ -43,6 +43,15 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "account_deleted.subject",
     "account_deleted.txt",
     "account_deleted.html",
+    "mfa_enabled.subject",
+    "mfa_enabled.txt",
+    "mfa_enabled.html",
+    "mfa_disabled.subject",
+    "mfa_disabled.txt",
+    "mfa_disabled.html",
+    "mfa_removed.subject",
+    "mfa_removed.txt",
+    "mfa_removed.html",
 );
 
 /// The kinds of message; each has `<kind>.subject`, `.txt` and `.html`.
@@ -55,6 +64,9 @@ pub const KINDS: &[&str] = &[
     "password_changed",
     "signup_attempt",
     "account_deleted",
+    "mfa_enabled",
+    "mfa_disabled",
+    "mfa_removed",
 ];
 
 pub struct Templates {

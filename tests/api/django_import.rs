@@ -123,8 +123,8 @@ Read 12 Django user(s) from auth_user, profiles from basic_app_userprofileinfo.
 Imported: 8 user(s), 7 profile(s), 1 picture(s).
 Skipped users: 4
   Django user 8 (no email): the email is empty
-  Django user 9 (heidi@example.com): its email matches Django user 10 (HEIDI@example.com) in all but case
-  Django user 10 (HEIDI@example.com): its email matches Django user 9 (heidi@example.com) in all but case
+  Django user 9 (heidi@example.com): it has the same email (ignoring case) as Django user 10 (HEIDI@example.com)
+  Django user 10 (HEIDI@example.com): it has the same email (ignoring case) as Django user 9 (heidi@example.com)
   Django user 11 (ivan@example.com): an account with this email exists already
 Imported without a usable password (they can set one through password reset): 2
   Django user 6 (frank@example.com): unusable password
@@ -555,6 +555,30 @@ async fn sources_and_flags_that_cannot_be_used_say_why_in_one_line(backend: Back
         }
     }
     assert!(!missing.exists(), "a missing source is not created");
+    // A bare unsalted MD5 (Django accepts those) is named, never printed;
+    // a profile table with two rows for one user gives one profile.
+    let odd = with_sql(
+        "odd.sqlite3",
+        "INSERT INTO auth_user (id, password, last_login, is_superuser, username, first_name, \
+         last_name, email, is_staff, is_active, date_joined) VALUES (13, \
+         '5f4dcc3b5aa765d61d8327deb882cf99', NULL, 0, 'md5', '', '', 'md5@example.com', 0, 1, \
+         '2020-01-02 03:04:05'); \
+         CREATE TABLE extra_profile (id INTEGER PRIMARY KEY, user_id INTEGER, portfolio_site TEXT); \
+         INSERT INTO extra_profile (user_id, portfolio_site) VALUES \
+         (1, 'https://first.example.com'), (1, 'https://second.example.com');",
+    );
+    let out = import(&app, &[&odd, "--profile-table", "extra_profile", "--dry-run"]).await;
+    let text = stdout(&out);
+    assert!(
+        text.contains("  Django user 13 (md5@example.com): legacy hash (unsalted_md5)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("5f4dcc3b"), "{text}");
+    assert!(
+        text.contains("Read 13 Django user(s)")
+            && text.contains("Would import: 10 user(s), 1 profile(s)"),
+        "{text}"
+    );
     // The two-user database imports once a flag picks the table.
     let picked = import(
         &app,

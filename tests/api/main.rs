@@ -23,6 +23,7 @@ mod login;
 mod logout;
 mod mail_delivery;
 mod me;
+mod mfa;
 mod openapi;
 mod operations;
 mod password_reset;

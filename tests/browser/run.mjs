@@ -7,6 +7,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 
 const API = process.env.API_URL;
@@ -71,6 +72,27 @@ function png(width, height) {
     chunk("IDAT", deflateSync(Buffer.from(rows))),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+// RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it.
+function totpCode(base32, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[19] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+// The current step, once at least 4 s of it are left.
+async function steadyStep() {
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000);
+    if (now % 30 < 26) return Math.floor(now / 30);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 async function apiJson(method, path, body, token) {
@@ -375,6 +397,72 @@ try {
     assert(await page.locator("#me-email").innerText() === newEmail, "still logged in, as the new address");
   });
 
+  let totpSecret;
+  let recoveryCodes;
+  await step("two-factor: setup draws a QR code; a wrong code is refused, the right one turns it on", async () => {
+    assert((await page.locator("#mfa-status").innerText()).startsWith("Off"), "off at first");
+    await page.locator("#mfa-setup").click();
+    await page.waitForSelector("#mfa-qr svg rect, #mfa-qr svg path", { state: "attached" });
+    totpSecret = (await page.locator("#mfa-secret").innerText()).trim();
+    const url = await page.locator("#mfa-qr").getAttribute("data-otpauth-url");
+    assert(url.startsWith("otpauth://totp/") && url.includes(`secret=${totpSecret}`), url);
+    await page.screenshot({ path: join(ARTIFACTS, "spa-12-two-factor-setup.png"), fullPage: true });
+    const form = page.locator("#mfa-confirm-form");
+    await form.locator("input[name=code]").fill("000000");
+    await form.locator("button").click();
+    await messageHas("invalid_code");
+    const step = await steadyStep();
+    await form.locator("input[name=code]").fill(totpCode(totpSecret, step));
+    await form.locator("button").click();
+    await page.waitForFunction(() => document.querySelectorAll("#mfa-code-list li").length === 10);
+    recoveryCodes = await page.locator("#mfa-code-list li").allInnerTexts();
+    await page.waitForFunction(() => document.querySelector("#mfa-status").innerText.startsWith("On"));
+    await page.screenshot({ path: join(ARTIFACTS, "spa-13-recovery-codes.png"), fullPage: true });
+  });
+
+  const logInWithCode = async (code) => {
+    await page.locator("#logout").click();
+    const login = page.locator("#login-form");
+    await login.waitFor({ state: "visible" });
+    await login.locator("input[name=email]").fill(newEmail);
+    await login.locator("input[name=password]").fill(NEW_PASSWORD);
+    await login.locator("button").click();
+    const second = page.locator("#mfa-login-form");
+    await second.waitFor({ state: "visible" });
+    assert((await meInPage()) === undefined, "no session before the second step");
+    await second.locator("input[name=code]").fill(code);
+    await second.locator("button").click();
+  };
+
+  await step("two-factor: the password alone is not enough; the code finishes the login", async () => {
+    // The confirmation spent this step's code: the next step's, within the drift.
+    await logInWithCode(totpCode(totpSecret, await steadyStep() + 1));
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    assert((await meInPage()).email === newEmail, "logged in");
+    await page.screenshot({ path: join(ARTIFACTS, "spa-14-two-step-login.png"), fullPage: true });
+  });
+
+  await step("two-factor: a recovery code works once", async () => {
+    await logInWithCode(recoveryCodes[0]);
+    await page.waitForSelector("#authenticated", { state: "visible" });
+    await page.waitForFunction(() => document.querySelector("#mfa-status").innerText.includes("left: 9"));
+    await logInWithCode(recoveryCodes[0]);
+    await messageHas("invalid_code");
+    await page.locator("#mfa-login-form input[name=code]").fill(recoveryCodes[1]);
+    await page.locator("#mfa-login-form button").click();
+    await page.waitForSelector("#authenticated", { state: "visible" });
+  });
+
+  await step("two-factor: turning it off needs the password", async () => {
+    const form = page.locator("#mfa-off-form");
+    await form.locator("input[name=password]").fill("not my password at all");
+    await form.locator("button").click();
+    await messageHas("validation_failed");
+    await form.locator("input[name=password]").fill(NEW_PASSWORD);
+    await form.locator("button").click();
+    await page.waitForFunction(() => document.querySelector("#mfa-status").innerText.startsWith("Off"));
+  });
+
   // ---- Swagger UI ----------------------------------------------------------
   const docs = await (await browser.newContext()).newPage();
   const docsEmail = `docs-${Date.now()}@example.com`;
@@ -435,10 +523,27 @@ try {
     await docs.screenshot({ path: join(ARTIFACTS, "docs-1-me.png"), fullPage: true });
   });
 
+  await step("Try it out: my second factor, and a setup", async () => {
+    const { status, block } = await tryOut("operations-mfa-get_mfa");
+    assert(status === "200", `GET /accounts/mfa answered ${status}`);
+    assert((await responseBody(block)).includes("totp_enabled"), "the status body");
+    const setup = await tryOut("operations-mfa-setup_totp");
+    assert(setup.status === "200", `setup answered ${setup.status}`);
+    assert((await responseBody(setup.block)).includes("otpauth://totp/"), "the otpauth URL");
+    const confirm = await tryOut("operations-mfa-confirm_totp", { code: "000000" });
+    assert(confirm.status === "400", `confirm with a wrong code answered ${confirm.status}`);
+  });
+
   await step("Try it out: logout sends the CSRF header", async () => {
     const { status } = await tryOut("operations-accounts-logout");
     assert(status === "204", `logout answered ${status}`);
     await docs.screenshot({ path: join(ARTIFACTS, "docs-2-logout.png"), fullPage: true });
+  });
+
+  await step("Try it out: the second login step with a bogus token answers 401 invalid_token", async () => {
+    const { status, block } = await tryOut("operations-accounts-login_mfa", { mfa_token: "x".repeat(64), code: "123456" });
+    assert(status === "401", `login/mfa answered ${status}`);
+    assert((await responseBody(block)).includes("invalid_token"), "the problem code");
   });
 
   // The mail flows, each new operation run from Swagger UI. The account was

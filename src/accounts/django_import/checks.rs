@@ -95,7 +95,16 @@ pub(super) fn check(
     let password = match django_hashes::kind(&user.password) {
         Kind::Usable => user.password.clone(),
         Kind::Unusable(why) => {
-            let algorithm = user.password.split('$').next().unwrap_or_default();
+            // Named from a fixed list, never from the string: Django's unsalted
+            // MD5 may be stored bare, and the report must not print a hash.
+            let algorithm = match user.password.split_once('$') {
+                Some((a, _))
+                    if ["md5", "sha1", "unsalted_md5", "unsalted_sha1", "crypt"].contains(&a) =>
+                {
+                    a
+                }
+                _ => "unsalted_md5",
+            };
             let why = if why == "legacy hash" {
                 format!("legacy hash ({algorithm})")
             } else {

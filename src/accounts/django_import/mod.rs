@@ -79,7 +79,7 @@ pub fn colliding(emails: &[(i64, String)]) -> HashMap<i64, String> {
             found.insert(
                 *id,
                 format!(
-                    "its email matches Django user {} in all but case",
+                    "it has the same email (ignoring case) as Django user {}",
                     others.join(", ")
                 ),
             );

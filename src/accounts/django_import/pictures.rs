@@ -16,6 +16,11 @@ pub(super) struct Picture {
 }
 
 impl Accounts {
+    /// Whether this process can store pictures (the media directory opened).
+    pub fn stores_pictures(&self) -> bool {
+        self.media.is_some()
+    }
+
     /// Reads and re-encodes the batch's pictures exactly as an upload is
     /// (`media::process`, one decode permit): the good ones, and a reason
     /// for each that is not.

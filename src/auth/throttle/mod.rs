@@ -16,7 +16,6 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use diesel::Connection;
 use rand::Rng;
 
 mod scripts;
@@ -285,7 +284,7 @@ impl LoginThrottle {
                 // One transaction: no attempt that begins meanwhile sees
                 // this one neither in flight nor failed.
                 db.run(move |conn| {
-                    conn.transaction::<_, ApiError, _>(|conn| {
+                    crate::db::write_transaction(conn, |conn| {
                         let now = Utc::now().naive_utc();
                         let ends = now
                             + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
