@@ -567,7 +567,11 @@ async fn sources_and_flags_that_cannot_be_used_say_why_in_one_line(backend: Back
          INSERT INTO extra_profile (user_id, portfolio_site) VALUES \
          (1, 'https://first.example.com'), (1, 'https://second.example.com');",
     );
-    let out = import(&app, &[&odd, "--profile-table", "extra_profile", "--dry-run"]).await;
+    let out = import(
+        &app,
+        &[&odd, "--profile-table", "extra_profile", "--dry-run"],
+    )
+    .await;
     let text = stdout(&out);
     assert!(
         text.contains("  Django user 13 (md5@example.com): legacy hash (unsalted_md5)\n"),
