@@ -172,6 +172,8 @@ async function refresh() {
   try {
     me = (await api("GET", "/accounts/me")).user;
   } catch (problem) {
+    // Whoever uses this tab next must not see the last user's secrets.
+    forgetMfaSecrets();
     showView("anonymous");
     if (problem.code !== "not_authenticated") failed(problem);
     return;
@@ -292,6 +294,17 @@ async function showMfa() {
   if (status.totp_enabled) $("mfa-enrol").hidden = true;
 }
 
+// The key, its QR code and recovery codes are shown once; nothing of them
+// stays in the page after logout or for another user.
+function forgetMfaSecrets() {
+  $("mfa-code-list").replaceChildren();
+  $("mfa-codes").hidden = true;
+  $("mfa-secret").textContent = "";
+  $("mfa-qr").replaceChildren();
+  delete $("mfa-qr").dataset.otpauthUrl;
+  $("mfa-enrol").hidden = true;
+}
+
 function showRecoveryCodes(codes) {
   const list = $("mfa-code-list");
   list.replaceChildren(...codes.map((code) => {
@@ -356,6 +369,7 @@ $("mfa-off-form").addEventListener("submit", async (event) => {
 $("logout").addEventListener("click", async () => {
   try {
     await api("POST", "/accounts/logout");
+    forgetMfaSecrets();
     show("info", "Logged out.");
     await refresh();
   } catch (problem) { failed(problem); }

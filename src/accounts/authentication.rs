@@ -64,6 +64,13 @@ pub enum NewSession {
     },
 }
 
+/// The right password of an active user.
+struct Authenticated {
+    user: User,
+    /// TOTP is on: the login needs a code before it gets a session.
+    second_factor: bool,
+}
+
 /// A user and the session they now have.
 pub struct LoggedIn {
     pub user: User,
@@ -101,7 +108,10 @@ impl Accounts {
             Err(ApiError::InvalidCredentials) => self.metrics.login(LoginOutcome::Failure),
             Err(_) => {}
         }
-        let user = result?;
+        let Authenticated {
+            user,
+            second_factor,
+        } = result?;
         // Only after the right password: a wrong one is the usual 401, so
         // this answer tells nothing to someone who does not know it.
         if self.settings.mail.require_verification && !user.email_verified {
@@ -114,7 +124,9 @@ impl Accounts {
             return Err(ApiError::EmailNotVerified);
         }
         // A second factor: no session yet, but a token for the second step.
-        self.second_factor_needed(&user, &client).await?;
+        if second_factor {
+            return Err(self.second_factor_needed(&user, &client).await?);
+        }
         let session = self.start_session(&user, &client).await?;
         // Deleted or deactivated while the password was checked: the change
         // ended every session before this one existed, so this one must
@@ -139,12 +151,12 @@ impl Accounts {
 
     /// Checks an email and password. Unknown email, wrong password and an
     /// inactive account are the same 401 after the same Argon2 work.
-    pub async fn authenticate(
+    async fn authenticate(
         &self,
         email: &str,
         password: SecretString,
         client_ip: &str,
-    ) -> Result<User, ApiError> {
+    ) -> Result<Authenticated, ApiError> {
         if password.expose_secret().chars().count() > MAX_LENGTH {
             return Err(ApiError::field(
                 "password",
@@ -160,23 +172,15 @@ impl Accounts {
         // must not leave it counted as in flight.
         let checked = self.check_credentials(&canonical, password).await;
         match checked {
-            Ok(Some(user)) => {
+            Ok(Some(authenticated)) => {
                 // With a second factor the attempt is neither: its failures
                 // are forgotten only when the code is right too.
-                let id = user.id;
-                match self
-                    .db
-                    .run(move |conn| crate::db::mfa::enabled(conn, id))
-                    .await
-                {
-                    Ok(true) => self.throttle.abandon(attempt).await,
-                    Ok(false) => self.throttle.succeeded(attempt).await?,
-                    Err(e) => {
-                        self.throttle.abandon(attempt).await;
-                        return Err(e);
-                    }
+                if authenticated.second_factor {
+                    self.throttle.abandon(attempt).await;
+                } else {
+                    self.throttle.succeeded(attempt).await?;
                 }
-                Ok(user)
+                Ok(authenticated)
             }
             Ok(None) => {
                 self.throttle.failed(attempt).await?;
@@ -226,7 +230,7 @@ impl Accounts {
         &self,
         canonical: &str,
         password: SecretString,
-    ) -> Result<Option<User>, ApiError> {
+    ) -> Result<Option<Authenticated>, ApiError> {
         let probe = canonical.to_owned();
         let user = self
             .db
@@ -241,23 +245,30 @@ impl Accounts {
                 // With a second factor the login is not done yet: only a
                 // stronger hash is stored now, `last_login` at the second
                 // step.
+                let stronger = rehashed.clone();
                 let second_factor = self
                     .db
                     .run(move |conn| {
                         if crate::db::mfa::enabled(conn, id)? {
-                            if let Some(hash) = rehashed {
+                            if let Some(hash) = stronger {
                                 users::set_password(conn, id, hash)?;
                             }
                             return Ok(true);
                         }
-                        users::record_login(conn, id, now, rehashed)?;
+                        users::record_login(conn, id, now, stronger)?;
                         Ok(false)
                     })
                     .await?;
+                if let Some(hash) = rehashed {
+                    user.password = hash;
+                }
                 if !second_factor {
                     user.last_login = Some(now);
                 }
-                Ok(Some(user))
+                Ok(Some(Authenticated {
+                    user,
+                    second_factor,
+                }))
             }
             _ => Ok(None),
         }

@@ -86,12 +86,13 @@ impl Accounts {
         let codes = totp::recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
         let mailer = self.mailer.clone();
+        let sealed = device.secret_sealed;
         let confirmed = self
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
-                    if !mfa::confirm(conn, user_id, step, now)? {
+                    if !mfa::confirm(conn, user_id, &sealed, step, now)? {
                         return Ok(false);
                     }
                     mfa::replace_codes(conn, user_id, &hashes)?;
@@ -101,8 +102,13 @@ impl Accounts {
             })
             .await?;
         if !confirmed {
-            // Another request confirmed (or turned it off) meanwhile.
-            return Err(ApiError::MfaAlreadyEnabled);
+            // Another request confirmed it, or a new setup replaced the
+            // secret the code was for, meanwhile.
+            let now = self.db.run(move |conn| mfa::device(conn, user_id)).await?;
+            return Err(match now {
+                Some(d) if d.confirmed_at.is_some() => ApiError::MfaAlreadyEnabled,
+                _ => ApiError::InvalidCode,
+            });
         }
         self.mailer.wake();
         Ok(codes.into_iter().map(|(shown, _)| shown).collect())

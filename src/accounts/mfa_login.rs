@@ -16,28 +16,33 @@ use crate::db::models::User;
 use crate::db::{mfa, users};
 use crate::error::ApiError;
 
+/// Which password hash the first step checked, without the hash itself
+/// (the pending login is stored where sessions are).
+fn password_fingerprint(hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(hash.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Accounts {
-    /// After the right password: `MfaRequired` with a new token when the
-    /// user has TOTP on, else nothing to do.
+    /// After the right password of a user with TOTP on: `MfaRequired`
+    /// with a new token for the second step.
     pub(super) async fn second_factor_needed(
         &self,
         user: &User,
         client: &Client,
-    ) -> Result<(), ApiError> {
-        let id = user.id;
-        if !self.db.run(move |conn| mfa::enabled(conn, id)).await? {
-            return Ok(());
-        }
+    ) -> Result<ApiError, ApiError> {
         let ttl = chrono::Duration::from_std(self.settings.mfa.login_ttl).unwrap_or_default();
         let pending = PendingLogin {
             user_id: user.id,
             generation: user.session_generation,
+            password: password_fingerprint(&user.password),
             client: client.kind,
             remember: client.remember,
             expires_at: Utc::now() + ttl,
         };
         let token = self.mfa_logins.create(&pending).await?;
-        Err(ApiError::MfaRequired {
+        Ok(ApiError::MfaRequired {
             token,
             expires_at: pending.expires_at,
         })
@@ -64,12 +69,28 @@ impl Accounts {
         let user = self
             .active_user(pending.user_id)
             .await?
-            .filter(|u| u.session_generation == pending.generation)
+            // A password set since the first step (a reset by whoever holds
+            // the mailbox, a change) or a deactivation ends the login.
+            .filter(|u| {
+                u.session_generation == pending.generation
+                    && password_fingerprint(&u.password) == pending.password
+            })
             .ok_or(ApiError::MfaTokenInvalid)?;
         let attempt = self
             .throttle
             .begin(&user.email_canonical, &client.ip)
             .await?;
+        let last_attempt = match self.mfa_logins.reserve(token).await {
+            Ok(Some(last)) => last,
+            Ok(None) => {
+                self.throttle.abandon(attempt).await;
+                return Err(ApiError::MfaTokenInvalid);
+            }
+            Err(error) => {
+                self.throttle.abandon(attempt).await;
+                return Err(error);
+            }
+        };
         let accepted = match self.spend_code(user.id, code).await {
             Ok(accepted) => accepted,
             Err(error) => {
@@ -79,7 +100,9 @@ impl Accounts {
         };
         if !accepted {
             self.throttle.failed(attempt).await?;
-            self.mfa_logins.failed(token).await?;
+            if last_attempt {
+                self.mfa_logins.spend(token).await?;
+            }
             return Err(ApiError::InvalidCode);
         }
         // One second step per token, however many race with the right code.

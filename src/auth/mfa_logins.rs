@@ -23,6 +23,10 @@ pub struct PendingLogin {
     /// The user's session generation at the first step: a deactivation
     /// in between refuses the second.
     pub generation: i32,
+    /// A fingerprint of the password hash the first step checked: a
+    /// password set in between refuses the second.
+    #[serde(default)]
+    pub password: String,
     pub client: ClientKind,
     pub remember: bool,
     pub expires_at: DateTime<Utc>,
@@ -40,14 +44,17 @@ pub struct MfaLogins {
     attempts: i32,
 }
 
-/// Counts a wrong code; deletes the login at the limit. KEYS[1]: the
-/// login; ARGV[1]: the limit. Returns the failures so far, -1 if gone.
-static FAIL: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+/// Reserves one code attempt; deletes the login past the limit. KEYS[1]:
+/// the login; ARGV[1]: the limit. Returns the attempts so far, -1 if gone.
+static RESERVE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
         if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
         local n = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-        if n >= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+        if n > tonumber(ARGV[1]) then
+            redis.call('DEL', KEYS[1])
+            return -1
+        end
         return n
         ",
     )
@@ -138,34 +145,46 @@ impl MfaLogins {
             .filter(|l| l.expires_at > Utc::now()))
     }
 
-    /// Counts a wrong code against `token`; at the limit the token dies.
-    pub async fn failed(&self, token: &str) -> Result<(), ApiError> {
+    /// Reserves one code attempt of `token` before the code is checked, so
+    /// that parallel second steps cannot try more than `MFA_CODE_ATTEMPTS`
+    /// codes between them. `Some(true)` for the last attempt (a wrong code
+    /// then ends the login), `None` when the token is gone or spent out.
+    pub async fn reserve(&self, token: &str) -> Result<Option<bool>, ApiError> {
         let id = session_id(token);
-        match &self.store {
+        let limit = self.attempts;
+        let used: i64 = match &self.store {
             Store::Redis { pool, prefix } => {
-                let _: i64 = FAIL
+                RESERVE
                     .key(format!("{prefix}{id}"))
-                    .arg(self.attempts)
+                    .arg(limit)
                     .invoke_async(&mut pool.get().await?)
-                    .await?;
+                    .await?
             }
             Store::Database(db) => {
-                let limit = self.attempts;
+                let now = crate::db::now();
                 db.run(move |conn| {
                     crate::db::write_transaction(conn, |conn| {
                         let target = mfa_logins::table.find(&id);
-                        diesel::update(target)
-                            .set(mfa_logins::failures.eq(mfa_logins::failures + 1))
-                            .execute(conn)?;
-                        diesel::delete(target.filter(mfa_logins::failures.ge(limit)))
-                            .execute(conn)?;
-                        Ok(())
+                        let used: Option<i32> =
+                            diesel::update(target.filter(mfa_logins::expires_at.gt(now)))
+                                .set(mfa_logins::failures.eq(mfa_logins::failures + 1))
+                                .returning(mfa_logins::failures)
+                                .get_result(conn)
+                                .optional()?;
+                        match used {
+                            Some(n) if n <= limit => Ok(i64::from(n)),
+                            Some(_) => {
+                                diesel::delete(target).execute(conn)?;
+                                Ok(-1)
+                            }
+                            None => Ok(-1),
+                        }
                     })
                 })
-                .await?;
+                .await?
             }
-        }
-        Ok(())
+        };
+        Ok((used > 0).then_some(used >= i64::from(limit)))
     }
 
     /// Spends `token`: true for exactly one caller, however many race.

@@ -80,13 +80,17 @@ pub fn begin_setup(
 pub fn confirm(
     conn: &mut DbConnection,
     user_id: i32,
+    sealed: &str,
     step: i64,
     now: NaiveDateTime,
 ) -> Result<bool, ApiError> {
+    // Only the secret the code was checked against: a setup that replaced
+    // it meanwhile must not be turned on with a code of the old one.
     let changed = diesel::update(
         totp_devices::table
             .find(user_id)
-            .filter(totp_devices::confirmed_at.is_null()),
+            .filter(totp_devices::confirmed_at.is_null())
+            .filter(totp_devices::secret_sealed.eq(sealed)),
     )
     .set((
         totp_devices::confirmed_at.eq(now),

@@ -521,4 +521,36 @@ impl TestApp {
         .await
         .expect("sql task")
     }
+
+    /// The first column (named `s`, text) of every row of `sql`.
+    pub async fn strings_sql(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            s: String,
+        }
+        use diesel::RunQueryDsl;
+        let url =
+            secrecy::ExposeSecret::expose_secret(&self.settings.stores.database_url).to_owned();
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let rows: Vec<Row> = match url.strip_prefix("sqlite://") {
+                Some(path) => {
+                    let mut conn =
+                        diesel::SqliteConnection::establish(path).expect("the test database");
+                    conn.batch_execute("PRAGMA busy_timeout = 5000")
+                        .expect("busy timeout");
+                    diesel::sql_query(&sql).load(&mut conn)
+                }
+                None => diesel::sql_query(&sql).load(
+                    &mut diesel::PgConnection::establish(&format!("{url}&gssencmode=disable"))
+                        .expect("the test database"),
+                ),
+            }
+            .expect("the query runs");
+            rows.into_iter().map(|r| r.s).collect()
+        })
+        .await
+        .expect("sql task")
+    }
 }

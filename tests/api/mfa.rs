@@ -85,7 +85,11 @@ async fn age_device(app: &TestApp) {
 
 /// The first step: the `mfa_token` of a right password (as an app).
 async fn first_step(app: &TestApp, email: &str) -> String {
-    let reply = app.login_app(email, PASSWORD).await;
+    first_step_with(app, email, PASSWORD).await
+}
+
+async fn first_step_with(app: &TestApp, email: &str, password: &str) -> String {
+    let reply = app.login_app(email, password).await;
     let problem = reply.problem(401, "mfa_required");
     assert!(problem["expires_at"].as_str().is_some(), "{problem}");
     assert!(reply.json().get("token").is_none());
@@ -134,13 +138,22 @@ async fn enrolment_needs_a_right_code_and_mails_a_notice(backend: Backend) {
         "{url}"
     );
     assert!(url.contains(&email.replace('@', "%40")), "{url}");
-    // The secret is stored sealed, never as sent.
+    // The secret is stored sealed: not as sent, and it opens to the same
+    // bytes under the key derived from SECRET_KEY for this user only.
     let stored = app
-        .count_sql(&format!(
-            "SELECT COUNT(*) AS n FROM totp_devices WHERE secret_sealed LIKE '%{secret_text}%'"
-        ))
+        .strings_sql("SELECT secret_sealed AS s FROM totp_devices")
         .await;
-    assert_eq!(stored, 0);
+    assert_eq!(stored.len(), 1);
+    let plain = decode_secret(secret_text);
+    assert!(!stored[0].contains(secret_text));
+    let sealer = totp::SecretBox::new(
+        secrecy::ExposeSecret::expose_secret(&app.settings.http.secret_key).as_bytes(),
+    );
+    let owner = app
+        .count_sql("SELECT CAST(user_id AS BIGINT) AS n FROM totp_devices")
+        .await as i32;
+    assert_eq!(sealer.open(owner, &stored[0]).as_deref(), Some(&plain[..]));
+    assert_eq!(sealer.open(owner + 1, &stored[0]), None);
     // A second setup replaces the pending secret: the first one's codes
     // no longer confirm.
     let old = decode_secret(secret_text);
@@ -330,14 +343,22 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old(backend: Backend) 
         .await
         .problem(400, "invalid_code");
     assert_eq!(second_step(&app, &mfa_token, &new[1]).await.status, 200);
-    // Stored only as hashes.
-    let plain = app
-        .count_sql(&format!(
-            "SELECT COUNT(*) AS n FROM recovery_codes WHERE code_hash LIKE '%{}%'",
-            new[2].replace('-', "")
-        ))
+    // Stored only as hashes: ten rows, each the hash of a shown code, none
+    // holding a code as shown.
+    let mut stored = app
+        .strings_sql("SELECT code_hash AS s FROM recovery_codes WHERE used_at IS NULL")
         .await;
-    assert_eq!(plain, 0);
+    stored.sort();
+    let mut hashed: Vec<String> = new
+        .iter()
+        .filter(|c| *c != &new[1])
+        .map(|c| totp::recovery_hash(c))
+        .collect();
+    hashed.sort();
+    assert_eq!(stored, hashed);
+    assert!(stored
+        .iter()
+        .all(|h| new.iter().all(|c| !h.contains(&c.replace('-', "")))));
     // Without TOTP on there is no set to renew.
     let (_, other) = app.register_app().await;
     app.bearer(&other)
@@ -374,6 +395,36 @@ async fn the_token_dies_after_five_wrong_codes_and_when_it_expires(backend: Back
     second_step(&app, "not-a-token", &totp::code_at(&secret, step))
         .await
         .problem(401, "invalid_token");
+    // Twenty wrong codes at once on one token: still five tries, no more.
+    let mfa_token = first_step(&app, &email).await;
+    let replies =
+        futures_util::future::join_all((0..20).map(|_| second_step(&app, &mfa_token, "000000")))
+            .await;
+    let wrong = replies.iter().filter(|r| r.status == 400).count();
+    assert_eq!(
+        wrong,
+        5,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for reply in replies.iter().filter(|r| r.status != 400) {
+        reply.problem(401, "invalid_token");
+    }
+    // Codes of no kind: wrong codes, never a 500.
+    let mfa_token = first_step(&app, &email).await;
+    for code in [
+        "\u{0661}\u{0662}\u{0663}\u{0664}\u{0665}\u{0666}",
+        "１２３４５６",
+        "ü-ß-東京",
+        "123 456",
+    ] {
+        second_step(&app, &mfa_token, code)
+            .await
+            .problem(400, "invalid_code");
+    }
+    let long = "7".repeat(100_000);
+    let reply = second_step(&app, &mfa_token, &long).await;
+    assert!(reply.status == 400 || reply.status == 413, "{}", reply.text);
     // Expired: the right code comes too late.
     let mfa_token = first_step(&app, &email).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
@@ -502,7 +553,26 @@ async fn turning_it_off_needs_the_password_and_staff_can_remove_it(backend: Back
 async fn a_password_reset_does_not_bypass_the_second_factor(backend: Backend) {
     let smtp = SmtpServer::start();
     let app = spawn_with_smtp(backend, &smtp, &[]).await;
-    let (email, _, _, _) = enrolled(&app).await;
+    let (email, token, secret, _) = enrolled(&app).await;
+    age_device(&app).await;
+    // A login waiting for its code when the password is changed (by its
+    // owner, or reset by whoever holds the mailbox) cannot finish.
+    let before_change = first_step(&app, &email).await;
+    let changed_password = "a changed passphrase for the test";
+    let change = app
+        .bearer(&token)
+        .request(
+            Method::POST,
+            "/accounts/password/change",
+            Some(&json!({"current_password": PASSWORD, "new_password": changed_password})),
+        )
+        .await;
+    assert_eq!(change.status, 204, "{}", change.text);
+    let step = steady_step().await;
+    second_step(&app, &before_change, &totp::code_at(&secret, step))
+        .await
+        .problem(401, "invalid_token");
+    let before_reset = first_step_with(&app, &email, changed_password).await;
     let reply = app
         .post_json("/accounts/password/reset", &json!({"email": email}))
         .await;
@@ -516,6 +586,10 @@ async fn a_password_reset_does_not_bypass_the_second_factor(backend: Backend) {
         )
         .await;
     assert_eq!(confirm.status, 204, "{}", confirm.text);
+    let step = steady_step().await;
+    second_step(&app, &before_reset, &totp::code_at(&secret, step))
+        .await
+        .problem(401, "invalid_token");
     let login = app.login_app(&email, new_password).await;
     login.problem(401, "mfa_required");
 }
