@@ -62,6 +62,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                         &settings.stores.redis_key_prefix,
                         Lifetimes::new(&settings.sessions),
                         settings.sessions.user_cache_ttl,
+                        settings.sessions.max_per_user,
                     ),
                     metrics.clone(),
                 ),
@@ -78,6 +79,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Stores
                     Lifetimes::new(&settings.sessions),
                     // Only SQLite has a single writer (see load_cache).
                     (!settings.is_postgres()).then_some(settings.sessions.load_cache_ttl),
+                    settings.sessions.max_per_user,
                 ),
                 metrics.clone(),
             ),

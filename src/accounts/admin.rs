@@ -4,7 +4,7 @@
 //! is in `deletion`. Each use case asks `permit` (the rules in `staff`)
 //! first and leaves an audit event after.
 
-use super::sessions::SessionListing;
+use super::sessions::SessionList;
 use super::staff::{Action, Actor};
 use super::{push, Accounts};
 use crate::auth::sessions::SessionUser;
@@ -243,7 +243,7 @@ impl Accounts {
         &self,
         actor: &Actor,
         user_id: i32,
-    ) -> Result<Vec<SessionListing>, ApiError> {
+    ) -> Result<SessionList, ApiError> {
         self.permit(actor, user_id, Action::Act).await?;
         self.list_sessions(user_id, None).await
     }

@@ -42,7 +42,7 @@ pub use password::PasswordChange;
 pub use pictures::MediaFile;
 pub use profile::ProfileEdit;
 pub use registration::{Registration, SignedUp};
-pub use sessions::SessionListing;
+pub use sessions::{SessionList, SessionListing};
 pub use staff::Actor;
 
 use crate::auth::address_limit::AddressLimit;

@@ -12,28 +12,37 @@ pub struct SessionListing {
     pub current: bool,
 }
 
+/// The newest of the user's sessions, and how many are live.
+pub struct SessionList {
+    /// Newest first, at most `SESSION_LIST_LIMIT`.
+    pub sessions: Vec<SessionListing>,
+    pub count: u64,
+}
+
 impl Accounts {
-    /// Every live session of the user, browsers and apps alike, most
-    /// recently seen first; `current` is the public id of the session
-    /// asking.
+    /// The user's newest live sessions (at most `SESSION_LIST_LIMIT`),
+    /// browsers and apps alike, and how many there are; `current` is the
+    /// public id of the session asking.
     pub async fn list_sessions(
         &self,
         user_id: i32,
         current: Option<&str>,
-    ) -> Result<Vec<SessionListing>, ApiError> {
-        let mut sessions = self.sessions.list(user_id).await?;
-        sessions.sort_by(|a, b| {
-            b.last_seen_at
-                .cmp(&a.last_seen_at)
-                .then(b.created_at.cmp(&a.created_at))
-        });
-        Ok(sessions
-            .into_iter()
-            .map(|info| SessionListing {
-                current: current == Some(info.id.as_str()),
-                info,
-            })
-            .collect())
+    ) -> Result<SessionList, ApiError> {
+        let page = self
+            .sessions
+            .list(user_id, self.settings.sessions.list_limit)
+            .await?;
+        Ok(SessionList {
+            sessions: page
+                .sessions
+                .into_iter()
+                .map(|info| SessionListing {
+                    current: current == Some(info.id.as_str()),
+                    info,
+                })
+                .collect(),
+            count: page.count,
+        })
     }
 
     /// Ends one of the user's sessions by its public id, at once and

@@ -10,7 +10,7 @@ use super::admin_schemas::{
 use super::current_user::Staff;
 use super::json::ApiJson;
 use super::responses::{NotAuthenticated, NotFound};
-use super::schemas::{Accepted, SessionOut, SessionsResponse};
+use super::schemas::{Accepted, SessionsResponse};
 use super::AppState;
 use crate::error::{ApiError, Problem};
 
@@ -143,7 +143,7 @@ pub async fn delete_user(
     get, path = "/admin/users/{id}/sessions", tag = "admin",
     params(("id" = i32, Path, description = "The user's id")),
     responses(
-        (status = 200, description = "The user's live sessions, most recently seen first", body = SessionsResponse),
+        (status = 200, description = "The user's newest live sessions (at most `SESSION_LIST_LIMIT`), newest first, and `count`, the number of live sessions", body = SessionsResponse),
         NotAuthenticated,
         Forbidden,
         NotFound,
@@ -159,9 +159,7 @@ pub async fn list_user_sessions(
         .accounts
         .user_sessions(&staff.actor, user_id(&id)?)
         .await?;
-    Ok(HttpResponse::Ok().json(SessionsResponse {
-        sessions: sessions.into_iter().map(SessionOut::from).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(SessionsResponse::from(sessions)))
 }
 
 /// End a user's sessions

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::{MeEdit, ProfileEdit, SessionListing};
+use crate::accounts::{MeEdit, ProfileEdit, SessionList, SessionListing};
 use crate::auth::sessions::ClientKind;
 use crate::db::models::{Profile, User};
 
@@ -240,7 +240,21 @@ pub struct SessionOut {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionsResponse {
+    /// The newest first, at most `SESSION_LIST_LIMIT` (default 100).
     pub sessions: Vec<SessionOut>,
+    /// How many sessions are live, listed or not (at most
+    /// `MAX_SESSIONS_PER_USER`, default 1000).
+    #[schema(example = 2)]
+    pub count: u64,
+}
+
+impl From<SessionList> for SessionsResponse {
+    fn from(list: SessionList) -> Self {
+        SessionsResponse {
+            sessions: list.sessions.into_iter().map(SessionOut::from).collect(),
+            count: list.count,
+        }
+    }
 }
 
 /// A profile as clients see it.

@@ -4,19 +4,22 @@ use actix_web::{web, HttpResponse};
 
 use super::current_user::CurrentUser;
 use super::responses::{CsrfFailed, NotAuthenticated};
-use super::schemas::{SessionOut, SessionsResponse};
+use super::schemas::SessionsResponse;
 use super::AppState;
 use crate::error::{ApiError, Problem};
 
 /// My sessions
 ///
-/// Every live session of the user, browsers and apps alike; `current`
+/// The user's live sessions, browsers and apps alike, newest first: at
+/// most `SESSION_LIST_LIMIT` (default 100) of them, with `count`, the
+/// number of live sessions. A user has at most `MAX_SESSIONS_PER_USER`
+/// (default 1000) at once: a login beyond it ends the oldest. `current`
 /// marks the one making this request. Ids are public identifiers, never
 /// session keys or tokens.
 #[utoipa::path(
     get, path = "/accounts/sessions", tag = "sessions",
     responses(
-        (status = 200, description = "The user's live sessions, most recently seen first", body = SessionsResponse),
+        (status = 200, description = "The user's newest live sessions (at most `SESSION_LIST_LIMIT`), newest first, and `count`, the number of live sessions", body = SessionsResponse),
         NotAuthenticated,
     ),
     security(("session_cookie" = []), ("bearer" = []))
@@ -27,9 +30,7 @@ pub async fn list_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let current = me.auth.session_id.as_deref();
     let sessions = state.accounts.list_sessions(me.user.id, current).await?;
-    Ok(HttpResponse::Ok().json(SessionsResponse {
-        sessions: sessions.into_iter().map(SessionOut::from).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(SessionsResponse::from(sessions)))
 }
 
 /// End a session

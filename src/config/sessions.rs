@@ -29,6 +29,11 @@ pub struct SessionSettings {
     /// With SQLite: how long a loaded session is reused in this process
     /// (every write through the service drops it at once). 0 turns it off.
     pub load_cache_ttl: Duration,
+    /// Live sessions a user may have at once; a login beyond it ends the
+    /// user's oldest session.
+    pub max_per_user: usize,
+    /// `GET /accounts/sessions` lists at most this many (the newest).
+    pub list_limit: usize,
 }
 
 impl SessionSettings {
@@ -42,7 +47,15 @@ impl SessionSettings {
             touch_interval: env.secs("SESSION_TOUCH_INTERVAL_SECS", 60)?,
             user_cache_ttl: env.secs("USER_CACHE_TTL_SECS", 60)?,
             load_cache_ttl: Duration::from_millis(env.parse("SESSION_CACHE_MILLIS", 1000)?),
+            max_per_user: env.parse("MAX_SESSIONS_PER_USER", 1000)?,
+            list_limit: env.parse("SESSION_LIST_LIMIT", 100)?,
         };
+        // A cap of 0 would end each session as it starts.
+        if settings.max_per_user == 0 || settings.list_limit == 0 {
+            return Err(ConfigError(
+                "MAX_SESSIONS_PER_USER and SESSION_LIST_LIMIT must be positive".into(),
+            ));
+        }
         if [
             settings.idle_timeout,
             settings.absolute_timeout,

@@ -35,6 +35,7 @@ diesel::table! {
         user_id -> Nullable<Integer>,
         state -> Text,
         expires_at -> Timestamp,
+        created_at -> Timestamp,
     }
 }
 

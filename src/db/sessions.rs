@@ -24,12 +24,14 @@ pub fn load_with_user(
     Ok(found)
 }
 
+/// Stores a new session.
 pub fn insert(
     conn: &mut DbConnection,
     id: &str,
     user_id: Option<i32>,
     state: &str,
     expires_at: NaiveDateTime,
+    created_at: NaiveDateTime,
 ) -> Result<(), ApiError> {
     // Every login inserts one: on the concrete backend, where the
     // statement is cached.
@@ -39,6 +41,7 @@ pub fn insert(
             sessions::user_id.eq(user_id),
             sessions::state.eq(state),
             sessions::expires_at.eq(expires_at),
+            sessions::created_at.eq(created_at),
         ))
         .execute(c));
     match inserted {
@@ -92,17 +95,50 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The user's live sessions as `(id, state)`.
+/// The user's newest `limit` live sessions as `(id, state)`, newest
+/// first, and how many live sessions the user has.
 pub fn for_user(
     conn: &mut DbConnection,
     user_id: i32,
     now: NaiveDateTime,
-) -> Result<Vec<(String, String)>, ApiError> {
-    Ok(sessions::table
+    limit: i64,
+) -> Result<(Vec<(String, String)>, i64), ApiError> {
+    let live = || {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::expires_at.gt(now))
+    };
+    let newest = live()
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .limit(limit)
+        .select((sessions::id, sessions::state))
+        .load(conn)?;
+    let count = live().count().get_result(conn)?;
+    Ok((newest, count))
+}
+
+/// Ends the user's oldest live sessions beyond the newest `keep`
+/// (`MAX_SESSIONS_PER_USER`) and returns their ids.
+pub fn trim(
+    conn: &mut DbConnection,
+    user_id: i32,
+    keep: i64,
+    now: NaiveDateTime,
+) -> Result<Vec<String>, ApiError> {
+    let beyond = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::expires_at.gt(now))
-        .select((sessions::id, sessions::state))
-        .load(conn)?)
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        // Without a LIMIT SQLite refuses an OFFSET; this one is no bound.
+        .limit(i64::MAX)
+        .offset(keep)
+        .select(sessions::id);
+    let ended = crate::on_backend!(conn, |c| beyond.load::<String>(c))?;
+    if ended.is_empty() {
+        return Ok(ended);
+    }
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(conn)?;
+    Ok(ended)
 }
 
 /// Deletes one of the user's sessions; false when it is not theirs or gone.

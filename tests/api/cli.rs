@@ -81,7 +81,7 @@ async fn migrate_then_createsuperuser_reads_the_password_from_stdin(backend: Bac
     let [migrate, again, created, duplicate, weak, no_email] = outputs;
     assert!(migrate.status.success(), "{}", text(&migrate));
     assert!(
-        text(&migrate).contains("5 migration(s) applied"),
+        text(&migrate).contains("6 migration(s) applied"),
         "{}",
         text(&migrate)
     );

@@ -33,6 +33,7 @@ mod register;
 mod registration_limit;
 mod requests;
 mod security;
+mod session_cap;
 mod session_lifetimes;
 mod sessions;
 mod use_cases;

@@ -7,7 +7,7 @@ use actix_session::storage::{LoadError, SaveError, UpdateError};
 use chrono::Utc;
 
 use super::load_cache::LoadCache;
-use super::{info, storable, user_id, with_user, Lifetimes, SessionInfo, SessionUser, State};
+use super::{info, storable, user_id, with_user, Lifetimes, SessionPage, SessionUser, State};
 use crate::auth::tokens::session_id;
 use crate::db::{sessions as rows, Db};
 use crate::error::ApiError;
@@ -18,6 +18,8 @@ pub struct DbStore {
     lifetimes: Lifetimes,
     /// SQLite only (see `load_cache`).
     cache: Option<Arc<LoadCache>>,
+    /// `MAX_SESSIONS_PER_USER`.
+    max_per_user: i64,
 }
 
 fn expiry(ttl: Duration) -> chrono::NaiveDateTime {
@@ -31,7 +33,12 @@ fn store_error(e: ApiError) -> anyhow::Error {
 impl DbStore {
     /// `cache_ttl`: keep loaded sessions that long in this process (only
     /// when this process is the database's only writer: SQLite).
-    pub fn new(db: Db, lifetimes: Lifetimes, cache_ttl: Option<Duration>) -> Self {
+    pub fn new(
+        db: Db,
+        lifetimes: Lifetimes,
+        cache_ttl: Option<Duration>,
+        max_per_user: usize,
+    ) -> Self {
         let cache = cache_ttl
             .filter(|ttl| !ttl.is_zero())
             .map(|ttl| Arc::new(LoadCache::new(ttl)));
@@ -39,6 +46,7 @@ impl DbStore {
             db,
             lifetimes,
             cache,
+            max_per_user: i64::try_from(max_per_user).unwrap_or(i64::MAX),
         }
     }
 
@@ -80,16 +88,33 @@ impl DbStore {
         Ok(Some(state))
     }
 
+    /// Stores a new session; a user's beyond `MAX_SESSIONS_PER_USER` ends
+    /// their oldest.
     pub(super) async fn save(&self, key: &str, state: State) -> Result<(), SaveError> {
         let id = session_id(key);
         let expires_at = expiry(self.lifetimes.ttl(&state));
+        // Written now, to the microsecond: the cap must tell apart logins
+        // within one second (the state keeps whole seconds).
+        let created_at = Utc::now().naive_utc();
         let raw = serde_json::to_string(&*storable(&state))
             .map_err(|e| SaveError::Serialization(e.into()))?;
         let user = user_id(&state);
-        self.db
-            .run(move |conn| rows::insert(conn, &id, user, &raw, expires_at))
+        let keep = self.max_per_user;
+        let ended = self
+            .db
+            .run(move |conn| {
+                rows::insert(conn, &id, user, &raw, expires_at, created_at)?;
+                match user {
+                    Some(user) => rows::trim(conn, user, keep, Utc::now().naive_utc()),
+                    None => Ok(Vec::new()),
+                }
+            })
             .await
-            .map_err(|e| SaveError::Other(store_error(e)))
+            .map_err(|e| SaveError::Other(store_error(e)))?;
+        for id in &ended {
+            self.forget(id);
+        }
+        Ok(())
     }
 
     pub(super) async fn update(&self, key: &str, state: State) -> Result<(), UpdateError> {
@@ -128,15 +153,21 @@ impl DbStore {
         result
     }
 
-    pub(super) async fn list(&self, user: i32) -> Result<Vec<SessionInfo>, ApiError> {
-        let found = self
+    pub(super) async fn list(&self, user: i32, limit: usize) -> Result<SessionPage, ApiError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (found, count) = self
             .db
-            .run(move |conn| rows::for_user(conn, user, Utc::now().naive_utc()))
+            .run(move |conn| rows::for_user(conn, user, Utc::now().naive_utc(), limit))
             .await?;
-        Ok(found
-            .into_iter()
-            .filter_map(|(id, raw)| info(id, &serde_json::from_str(&raw).ok()?, &self.lifetimes))
-            .collect())
+        Ok(SessionPage {
+            sessions: found
+                .into_iter()
+                .filter_map(|(id, raw)| {
+                    info(id, &serde_json::from_str(&raw).ok()?, &self.lifetimes)
+                })
+                .collect(),
+            count: u64::try_from(count).unwrap_or_default(),
+        })
     }
 
     pub(super) async fn revoke(&self, user: i32, id: &str) -> Result<bool, ApiError> {

@@ -143,6 +143,14 @@ pub struct SessionInfo {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The newest of a user's live sessions, and how many there are.
+#[derive(Debug, Clone, Default)]
+pub struct SessionPage {
+    /// Newest first, at most `SESSION_LIST_LIMIT`.
+    pub sessions: Vec<SessionInfo>,
+    pub count: u64,
+}
+
 /// The state of a freshly logged-in session.
 pub fn new_state(user_id: i32, client: ClientKind, now: DateTime<Utc>) -> State {
     let json = |v: serde_json::Value| v.to_string();
@@ -254,11 +262,12 @@ impl Sessions {
             .map_err(|e| ApiError::Unavailable(format!("session store: {e}")))
     }
 
-    /// The user's live sessions.
-    pub async fn list(&self, user_id: i32) -> Result<Vec<SessionInfo>, ApiError> {
+    /// The user's newest `limit` live sessions, newest first, and their
+    /// number.
+    pub async fn list(&self, user_id: i32, limit: usize) -> Result<SessionPage, ApiError> {
         match &self.backend {
-            Backend::Redis(s) => s.list(user_id).await,
-            Backend::Database(s) => s.list(user_id).await,
+            Backend::Redis(s) => s.list(user_id, limit).await,
+            Backend::Database(s) => s.list(user_id, limit).await,
         }
     }
 

@@ -1,0 +1,11 @@
+-- When each session started, as a column: the session list shows the
+-- newest first and a login beyond MAX_SESSIONS_PER_USER ends the oldest,
+-- both answered by one index range of the user's sessions.
+ALTER TABLE sessions ADD COLUMN created_at TIMESTAMP NOT NULL DEFAULT '1970-01-01 00:00:00';
+-- Sessions from before: their start is in the state (unix seconds, as a
+-- JSON string inside the JSON map).
+UPDATE sessions
+SET created_at = to_timestamp((state::jsonb ->> 'created_at')::bigint) AT TIME ZONE 'UTC'
+WHERE (state::jsonb ->> 'created_at') ~ '^[0-9]{1,12}$';
+DROP INDEX sessions_user_id;
+CREATE INDEX sessions_user_created ON sessions (user_id, created_at);
