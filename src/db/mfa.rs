@@ -43,6 +43,9 @@ pub fn enabled_among(
     conn: &mut DbConnection,
     user_ids: &[i32],
 ) -> Result<std::collections::HashSet<i32>, ApiError> {
+    if user_ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
     let found: Vec<i32> = totp_devices::table
         .filter(totp_devices::user_id.eq_any(user_ids))
         .filter(totp_devices::confirmed_at.is_not_null())

@@ -87,7 +87,7 @@ pub fn claim(
              WHERE id IN (SELECT id FROM outbox \
                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
                  AND (claimed_until IS NULL OR claimed_until <= $2) \
-               ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+               ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING {COLUMNS}"
         ))
         .bind::<Timestamp, _>(lease_until)
@@ -99,7 +99,7 @@ pub fn claim(
              WHERE id IN (SELECT id FROM outbox \
                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?2 \
                  AND (claimed_until IS NULL OR claimed_until <= ?2) \
-               ORDER BY id LIMIT ?3) \
+               ORDER BY next_attempt_at, id LIMIT ?3) \
              RETURNING {COLUMNS}"
         ))
         .bind::<Timestamp, _>(lease_until)

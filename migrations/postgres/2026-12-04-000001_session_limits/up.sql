@@ -9,3 +9,9 @@ SET created_at = to_timestamp((state::jsonb ->> 'created_at')::bigint) AT TIME Z
 WHERE (state::jsonb ->> 'created_at') ~ '^[0-9]{1,12}$';
 DROP INDEX sessions_user_id;
 CREATE INDEX sessions_user_created ON sessions (user_id, created_at);
+
+-- The periodic clean-up deletes by these in small batches, and must not
+-- read every row to find the few that expired (issue 18's plan test).
+CREATE INDEX login_failures_window_ends_at ON login_failures (window_ends_at);
+CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX outbox_failed_at ON outbox (failed_at) WHERE failed_at IS NOT NULL;
