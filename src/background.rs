@@ -10,15 +10,15 @@ use tokio::task::JoinHandle;
 use crate::accounts::Accounts;
 use crate::mail::sender::Sender;
 
-/// How often expired rows of the embedded stores are deleted.
-const PURGE_INTERVAL: Duration = Duration::from_secs(300);
-
-/// Deletes expired rows (sessions and counters of the embedded stores,
-/// spent tokens, delivered mail).
-pub fn spawn_purger(accounts: &Accounts) {
+/// Every `interval`, deletes expired rows (sessions and counters of the
+/// embedded stores, spent tokens, delivered mail), in batches. The first
+/// purge runs one interval after start-up, not while a restarted fleet is
+/// warming up.
+pub fn spawn_purger(accounts: &Accounts, interval: Duration) {
     let accounts = accounts.clone();
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(PURGE_INTERVAL);
+        let start = actix_web::rt::time::Instant::now() + interval;
+        let mut tick = actix_web::rt::time::interval_at(start, interval);
         loop {
             tick.tick().await;
             accounts.purge_expired().await;

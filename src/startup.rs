@@ -156,7 +156,7 @@ impl Application {
             stores.mailer.wake_handle(),
         );
         let accounts = Accounts::new(stores, settings.clone());
-        spawn_purger(&accounts);
+        spawn_purger(&accounts, settings.stores.purge_interval);
         spawn_media_sweeper(
             &accounts,
             settings.stores.media_sweep_interval,

@@ -208,14 +208,22 @@ impl MfaLogins {
     }
 
     /// Removes expired logins from the database (Redis expires its own).
-    pub async fn purge_expired(&self) -> Result<usize, ApiError> {
+    pub async fn purge_expired(&self, batch_size: usize) -> Result<usize, ApiError> {
         let Store::Database(db) = &self.store else {
             return Ok(0);
         };
         let now = crate::db::now();
-        db.run(move |conn| {
+        db.delete_in_batches(batch_size, move |conn, limit| {
+            let batch: Vec<String> = mfa_logins::table
+                .select(mfa_logins::id)
+                .filter(mfa_logins::expires_at.le(now))
+                .limit(limit)
+                .load(conn)?;
+            if batch.is_empty() {
+                return Ok(0);
+            }
             Ok(
-                diesel::delete(mfa_logins::table.filter(mfa_logins::expires_at.le(now)))
+                diesel::delete(mfa_logins::table.filter(mfa_logins::id.eq_any(&batch)))
                     .execute(conn)?,
             )
         })

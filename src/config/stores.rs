@@ -28,6 +28,12 @@ pub struct StoreSettings {
     /// Files younger than this are left alone by the sweep (an upload
     /// about to be swapped into its profile).
     pub media_sweep_grace: Duration,
+
+    /// How often expired rows (sessions, counters, tokens, sent mail) are
+    /// deleted; the first purge runs one interval after start-up.
+    pub purge_interval: Duration,
+    /// Rows the purge deletes per statement (each kind in turn).
+    pub purge_batch_size: usize,
 }
 
 impl StoreSettings {
@@ -66,10 +72,18 @@ impl StoreSettings {
                 .map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
             media_sweep_interval: env.secs("MEDIA_SWEEP_INTERVAL_SECS", 3600)?,
             media_sweep_grace: env.secs("MEDIA_SWEEP_GRACE_SECS", 600)?,
+            purge_interval: env.secs("PURGE_INTERVAL_SECS", 300)?,
+            purge_batch_size: env.parse("PURGE_BATCH_SIZE", 1000)?,
         };
-        if settings.media_sweep_interval.is_zero() {
+        if settings.media_sweep_interval.is_zero() || settings.purge_interval.is_zero() {
             return Err(ConfigError(
-                "MEDIA_SWEEP_INTERVAL_SECS must be at least 1".into(),
+                "MEDIA_SWEEP_INTERVAL_SECS and PURGE_INTERVAL_SECS must be at least 1".into(),
+            ));
+        }
+        // A batch's ids are bound one parameter each (SQLite allows 32766).
+        if !(1..=10_000).contains(&settings.purge_batch_size) {
+            return Err(ConfigError(
+                "PURGE_BATCH_SIZE must be between 1 and 10000".into(),
             ));
         }
         if settings.database_pool_size == 0 {

@@ -147,11 +147,23 @@ pub fn void(
     Ok(())
 }
 
-/// Deletes tokens that expired before `before` (spent or not): past their
-/// expiry and the resend interval they decide nothing.
-pub fn delete_expired(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, ApiError> {
+/// Deletes up to `limit` tokens that expired before `before` (spent or
+/// not): past their expiry and the resend interval they decide nothing.
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let batch: Vec<i32> = email_tokens::table
+        .select(email_tokens::id)
+        .filter(email_tokens::expires_at.lt(before))
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
     Ok(
-        diesel::delete(email_tokens::table.filter(email_tokens::expires_at.lt(before)))
+        diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&batch)))
             .execute(conn)?,
     )
 }

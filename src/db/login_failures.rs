@@ -99,9 +99,26 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, ApiError> {
-    Ok(
-        diesel::delete(login_failures::table.filter(login_failures::window_ends_at.le(now)))
-            .execute(conn)?,
+/// Deletes up to `limit` counters whose window ended (the purge runs it
+/// in batches).
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let batch: Vec<String> = login_failures::table
+        .select(login_failures::scope_key)
+        .filter(login_failures::window_ends_at.le(now))
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    // Checked again: a counter restarted since the select is kept.
+    Ok(diesel::delete(
+        login_failures::table
+            .filter(login_failures::scope_key.eq_any(&batch))
+            .filter(login_failures::window_ends_at.le(now)),
     )
+    .execute(conn)?)
 }

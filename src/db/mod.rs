@@ -16,6 +16,7 @@ macro_rules! on_backend {
     };
 }
 
+mod batches;
 pub mod django_imports;
 pub mod email_tokens;
 pub mod login_failures;

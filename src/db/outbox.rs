@@ -201,12 +201,32 @@ pub fn depth(conn: &mut DbConnection) -> Result<i64, ApiError> {
         .get_result(conn)?)
 }
 
-/// Deletes rows finished (sent or given up) before `before`.
-pub fn delete_finished(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, ApiError> {
-    Ok(diesel::delete(
-        outbox::table.filter(outbox::sent_at.lt(before).or(outbox::failed_at.lt(before))),
-    )
-    .execute(conn)?)
+/// Deletes up to `limit` rows finished (sent or given up) before
+/// `before`: the sent ones first, each kind by its own partial index.
+pub fn delete_finished(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    // A finished row never changes again: the ids read are deleted as read.
+    let mut batch: Vec<i64> = outbox::table
+        .select(outbox::id)
+        .filter(outbox::sent_at.lt(before))
+        .limit(limit)
+        .load(conn)?;
+    let left = limit - i64::try_from(batch.len()).unwrap_or(limit);
+    if left > 0 {
+        let failed: Vec<i64> = outbox::table
+            .select(outbox::id)
+            .filter(outbox::failed_at.lt(before))
+            .limit(left)
+            .load(conn)?;
+        batch.extend(failed);
+    }
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(outbox::table.filter(outbox::id.eq_any(&batch))).execute(conn)?)
 }
 
 /// Deletes every message of the user, pending or sent (a sent one keeps

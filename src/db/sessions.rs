@@ -162,6 +162,25 @@ pub fn delete_others(conn: &mut DbConnection, user_id: i32, keep: &str) -> Resul
     .execute(conn)?)
 }
 
-pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, ApiError> {
-    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?)
+/// Deletes up to `limit` expired sessions (the purge runs it in batches).
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let batch: Vec<String> = sessions::table
+        .select(sessions::id)
+        .filter(sessions::expires_at.le(now))
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    // Checked again: a session touched since the select lives on.
+    Ok(diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq_any(&batch))
+            .filter(sessions::expires_at.le(now)),
+    )
+    .execute(conn)?)
 }

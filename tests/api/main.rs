@@ -29,6 +29,7 @@ mod operations;
 mod password_reset;
 mod picture_uploads;
 mod profile;
+mod purge;
 mod query_plans;
 mod register;
 mod registration_limit;

@@ -198,9 +198,12 @@ impl DbStore {
     }
 
     /// Deletes expired rows; run periodically by the server.
-    pub async fn purge_expired(&self) -> Result<usize, ApiError> {
+    pub async fn purge_expired(&self, batch_size: usize) -> Result<usize, ApiError> {
+        let now = Utc::now().naive_utc();
         self.db
-            .run(|conn| rows::delete_expired(conn, Utc::now().naive_utc()))
+            .delete_in_batches(batch_size, move |conn, limit| {
+                rows::delete_expired(conn, now, limit)
+            })
             .await
     }
 }

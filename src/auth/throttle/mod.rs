@@ -324,12 +324,15 @@ impl LoginThrottle {
     }
 
     /// Deletes expired database counters; run periodically by the server.
-    pub async fn purge_expired(&self) -> Result<usize, ApiError> {
+    pub async fn purge_expired(&self, batch_size: usize) -> Result<usize, ApiError> {
         match &self.counters {
             Counters::Redis { .. } => Ok(0),
             Counters::Database(db) => {
-                db.run(|conn| rows::delete_expired(conn, Utc::now().naive_utc()))
-                    .await
+                let now = Utc::now().naive_utc();
+                db.delete_in_batches(batch_size, move |conn, limit| {
+                    rows::delete_expired(conn, now, limit)
+                })
+                .await
             }
         }
     }
