@@ -3,9 +3,9 @@
 function report(summary, latency)
   local seconds = summary.duration / 1e6
   local e = summary.errors
-  io.write(string.format("RESULT rps=%.1f p50=%.2f p99=%.2f requests=%d non2xx=%d errors=%d\n",
+  io.write(string.format("RESULT rps=%.1f p50=%.2f p99=%.2f max=%.2f requests=%d non2xx=%d errors=%d\n",
     summary.requests / seconds, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+    latency.max / 1000, summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
 end
 
 -- Lines of a file, as a list.

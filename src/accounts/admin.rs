@@ -170,12 +170,17 @@ impl Accounts {
         let (count, users) = self
             .db
             .run(move |conn| {
-                let count = user_search::count(conn, &filter)?;
-                let users = match offset {
-                    Some(offset) if offset < count => {
-                        user_search::page(conn, &filter, offset, page_size)?
-                    }
-                    _ => Vec::new(),
+                let Some(offset) = offset else {
+                    return Ok((user_search::count(conn, &filter)?, Vec::new()));
+                };
+                let users = user_search::page(conn, &filter, offset, page_size)?;
+                // A first page that is not full holds every match: looking
+                // one user up (the usual search) costs one query, not two.
+                let whole = offset == 0 && (users.len() as i64) < page_size;
+                let count = if whole {
+                    users.len() as i64
+                } else {
+                    user_search::count(conn, &filter)?
                 };
                 Ok((count, users))
             })
