@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bulk preparation for bench/loadtest: N users and M live sessions, fast.
 
-    bench/prepare.py BASE_URL USERS SESSIONS
+    bench/prepare.py BASE_URL USERS SESSIONS [DEVICES]
 
 The running server registers one user (so its hash is the service's own
 Argon2id of BENCH_PASSWORD, at the configured parameters); the other
@@ -9,7 +9,8 @@ USERS - 1 rows copy that hash in one INSERT ... SELECT, so every prepared
 user logs in with BENCH_PASSWORD. SESSIONS app sessions, spread over the
 users, are written straight into the store in use (the sessions table, or
 Redis through `redis-cli --pipe`) in the exact form the service writes
-them, keyed by the SHA-256 of tokens made here. A sample of the emails and
+them, keyed by the SHA-256 of tokens made here. DEVICES more sessions go to
+one user, u1 (bench/devices.sh), started a second apart up to now. A sample of the emails and
 tokens goes into BENCH_DIR for wrk; 100 real logins give browser cookies
 (a cookie is signed by the server, so it cannot be made here).
 
@@ -36,6 +37,7 @@ APP_IDLE_SECS = 30 * 24 * 3600
 APP_ABSOLUTE_SECS = 90 * 24 * 3600
 
 base, users, sessions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+devices = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 directory, password = os.environ["BENCH_DIR"], os.environ["BENCH_PASSWORD"]
 database = os.environ["DATABASE_URL"]
 redis_url = os.environ.get("REDIS_URL")
@@ -141,15 +143,28 @@ created = int(now)
 expires_at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now + APP_IDLE_SECS))
 
 
-def session(i):
+def session(i, user=None, started=created):
     token = hashlib.sha256(f"{seed}:{i}".encode()).hexdigest()  # 64 alphanumerics
     sid = hashlib.sha256(token.encode()).digest()[:16].hex()
-    user = first_id + i % users
+    user = first_id + i % users if user is None else user
     state = json.dumps({
         "actix_identity.user_id": json.dumps(str(user)), "client": '"app"', "generation": "0",
-        "created_at": str(created), "last_seen_at": str(created),
+        "created_at": str(started), "last_seen_at": str(started),
     }, separators=(",", ":"))
-    return token, sid, user, state
+    return token, sid, user, state, started
+
+
+device_tokens = []
+
+
+def all_sessions():
+    """(i, token, sid, user, state, started): the spread ones, then u1's devices."""
+    for i in range(sessions):
+        yield (i, *session(i))
+    for j in range(devices):
+        made = session(sessions + j, user=first_id + 1, started=created - devices + 1 + j)
+        device_tokens.append(made[0])
+        yield (sessions + j, *made)
 
 
 memory_before = redis_memory() if redis_url else 0
@@ -164,12 +179,11 @@ if redis_url:
             out.append(b"$%d\r\n%s\r\n" % (len(data), data))
         return b"".join(out)
     chunk, chunks = [], []
-    for i in range(sessions):
-        token, sid, user, state = session(i)
-        if i % every == 0:
+    for i, token, sid, user, state, started in all_sessions():
+        if i < sessions and i % every == 0:
             tokens.append(token)
         chunk.append(resp("SET", f"{prefix}session:{sid}", state, "EX", str(APP_IDLE_SECS)))
-        chunk.append(resp("ZADD", f"{prefix}sessions_of:{user}", str(created * 1000 + i % 1000), sid))
+        chunk.append(resp("ZADD", f"{prefix}sessions_of:{user}", str(started * 1000 + i % 1000), sid))
         if i < users:
             chunk.append(resp("EXPIRE", f"{prefix}sessions_of:{user}", str(APP_ABSOLUTE_SECS)))
         if len(chunk) >= 100_000:
@@ -182,11 +196,10 @@ if redis_url:
     session_bytes = redis_memory() - memory_before
 else:
     def rows():
-        for i in range(sessions):
-            token, sid, user, state = session(i)
-            if i % every == 0:
+        for i, token, sid, user, state, started in all_sessions():
+            if i < sessions and i % every == 0:
                 tokens.append(token)
-            yield sid, user, state, expires_at, stamp
+            yield sid, user, state, expires_at, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started))
     insert = "INSERT INTO sessions (id, user_id, state, expires_at, created_at) VALUES (%s)"
     if sqlite_path:
         sql(insert % "?, ?, ?, ?, ?", rows())
@@ -209,7 +222,9 @@ with ThreadPoolExecutor(4) as pool:
     cookies = list(pool.map(login, range(1, users, max(1, users // COOKIES))))
 for name, values in (("emails", [email(i) for i in sample]), ("tokens", tokens), ("cookies", cookies),
                      ("staff_token", [staff_token]),
-                     ("searches", [f"u{i}@" for i in sample])):
+                     ("searches", [f"u{i}@" for i in sample]),
+                     # u1's newest device session, then its three oldest.
+                     ("device_tokens", device_tokens[::-1][:1] + device_tokens[:3])):
     with open(os.path.join(directory, name), "w") as f:
         f.write("\n".join(values) + "\n")
 print(f"FOOTPRINT users={users} sessions={sessions} user_bytes={user_bytes} session_bytes={session_bytes} "
