@@ -179,11 +179,11 @@ if redis_url:
             out.append(b"$%d\r\n%s\r\n" % (len(data), data))
         return b"".join(out)
     chunk, chunks = [], []
-    for i, token, sid, user, state, started in all_sessions():
+    for i, token, sid, user, state, begun in all_sessions():
         if i < sessions and i % every == 0:
             tokens.append(token)
         chunk.append(resp("SET", f"{prefix}session:{sid}", state, "EX", str(APP_IDLE_SECS)))
-        chunk.append(resp("ZADD", f"{prefix}sessions_of:{user}", str(started * 1000 + i % 1000), sid))
+        chunk.append(resp("ZADD", f"{prefix}sessions_of:{user}", str(begun * 1000 + i % 1000), sid))
         if i < users:
             chunk.append(resp("EXPIRE", f"{prefix}sessions_of:{user}", str(APP_ABSOLUTE_SECS)))
         if len(chunk) >= 100_000:
@@ -196,10 +196,10 @@ if redis_url:
     session_bytes = redis_memory() - memory_before
 else:
     def rows():
-        for i, token, sid, user, state, started in all_sessions():
+        for i, token, sid, user, state, begun in all_sessions():
             if i < sessions and i % every == 0:
                 tokens.append(token)
-            yield sid, user, state, expires_at, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started))
+            yield sid, user, state, expires_at, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(begun))
     insert = "INSERT INTO sessions (id, user_id, state, expires_at, created_at) VALUES (%s)"
     if sqlite_path:
         sql(insert % "?, ?, ?, ?, ?", rows())
@@ -227,5 +227,5 @@ for name, values in (("emails", [email(i) for i in sample]), ("tokens", tokens),
                      ("device_tokens", device_tokens[::-1][:1] + device_tokens[:3])):
     with open(os.path.join(directory, name), "w") as f:
         f.write("\n".join(values) + "\n")
-print(f"FOOTPRINT users={users} sessions={sessions} user_bytes={user_bytes} session_bytes={session_bytes} "
+print(f"FOOTPRINT users={users} sessions={sessions + devices} user_bytes={user_bytes} session_bytes={session_bytes} "
       f"store={'redis' if redis_url else 'database'} seconds={time.monotonic() - started:.1f}")
