@@ -1,3 +1,4 @@
+use reqwest::Method;
 use serde_json::json;
 
 use crate::both_backends;
@@ -8,6 +9,7 @@ both_backends!(
     patch_changes_only_the_fields_sent,
     patch_validates_and_keeps_usernames_unique,
     patch_cannot_touch_other_fields,
+    racing_edits_all_succeed,
 );
 
 async fn me_needs_a_session(backend: Backend) {
@@ -113,4 +115,48 @@ async fn patch_cannot_touch_other_fields(backend: Backend) {
         browser.get("/accounts/me").await.json()["user"]["is_staff"],
         false
     );
+}
+
+/// Edits of several users (account and profile) at once all succeed. On
+/// SQLite an edit's transaction writes before it reads, so it waits for
+/// the lock (busy_timeout); one that read first would fail at once
+/// ("database is locked") when another write committed in between, as
+/// registration did before it took the lock up front (db::write_transaction).
+async fn racing_edits_all_succeed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut tokens = Vec::new();
+    for _ in 0..4 {
+        tokens.push(app.register_app().await.1);
+    }
+    let clients: Vec<_> = tokens.iter().map(|t| app.bearer(t)).collect();
+    let edits = (0..48).map(|i| {
+        let client = &clients[(i / 2) % clients.len()];
+        async move {
+            let reply = if i % 2 == 0 {
+                let body = json!({"first_name": format!("n{i}")});
+                client
+                    .request(Method::PATCH, "/accounts/me", Some(&body))
+                    .await
+            } else {
+                let body = json!({"bio": format!("b{i}")});
+                client
+                    .request(Method::PATCH, "/accounts/me/profile", Some(&body))
+                    .await
+            };
+            (reply.status, reply.text)
+        }
+    });
+    let replies = futures_util::future::join_all(edits).await;
+    let failed: Vec<_> = replies
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    // Each user kept one of the values sent to it.
+    for (k, client) in clients.iter().enumerate() {
+        let me = client.get("/accounts/me").await.json();
+        let name = me["user"]["first_name"].as_str().unwrap().to_owned();
+        let i: usize = name.trim_start_matches('n').parse().expect(&name);
+        assert_eq!((i / 2) % clients.len(), k, "{name}");
+    }
 }
