@@ -6,6 +6,9 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    // embed_migrations! reads the directory at compile time: a new
+    // migration must rebuild the crate.
+    println!("cargo::rerun-if-changed=migrations");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=TEST_REDIS_URL");
     println!("cargo::rustc-check-cfg=cfg(postgres_redis_tests)");

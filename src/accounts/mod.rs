@@ -36,6 +36,7 @@ pub use admin::{AdminView, StaffEdit, UserPage, UserQuery, DEFAULT_PAGE_SIZE};
 pub use authentication::{Client, Credentials, LoggedIn, NewSession};
 pub use django_import::{colliding, ImportPlan, ImportReport, Listed};
 pub use email_change::EmailChange;
+pub use housekeeping::Purged;
 pub use me::MeEdit;
 pub use mfa::{Enrolment, MfaStatus};
 pub use password::PasswordChange;

@@ -15,7 +15,10 @@ const PAUSE: Duration = Duration::from_millis(5);
 impl Db {
     /// Runs `delete` (which deletes at most the given number of rows and
     /// says how many it deleted), each call its own statement on its own
-    /// checkout, until a batch comes back short. Returns the total.
+    /// checkout, until a batch deletes nothing. Not until one comes back
+    /// short: rows touched since they were read, or taken by another
+    /// instance purging too, shorten a batch with more left behind it.
+    /// Returns the total.
     pub async fn delete_in_batches<F>(
         &self,
         batch_size: usize,
@@ -24,14 +27,13 @@ impl Db {
     where
         F: Fn(&mut DbConnection, i64) -> Result<usize, ApiError> + Clone + Send + 'static,
     {
-        let size = batch_size.max(1);
-        let limit = i64::try_from(size).unwrap_or(i64::MAX);
+        let limit = i64::try_from(batch_size.max(1)).unwrap_or(i64::MAX);
         let mut total = 0;
         loop {
             let batch = delete.clone();
             let deleted = self.run(move |conn| batch(conn, limit)).await?;
             total += deleted;
-            if deleted < size {
+            if deleted == 0 {
                 return Ok(total);
             }
             actix_web::rt::time::sleep(PAUSE).await;

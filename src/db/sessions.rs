@@ -118,26 +118,35 @@ pub fn for_user(
 }
 
 /// Ends the user's oldest live sessions beyond the newest `keep`
-/// (`MAX_SESSIONS_PER_USER`) and returns their ids.
+/// (`MAX_SESSIONS_PER_USER`) and returns their ids. `new`, the session
+/// just stored, is never one of them, whatever its start says (another
+/// instance's clock may run ahead).
 pub fn trim(
     conn: &mut DbConnection,
     user_id: i32,
+    new: &str,
     keep: i64,
     now: NaiveDateTime,
 ) -> Result<Vec<String>, ApiError> {
     let beyond = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::expires_at.gt(now))
+        .filter(sessions::id.ne(new))
         .order((sessions::created_at.desc(), sessions::id.desc()))
         // Without a LIMIT SQLite refuses an OFFSET; this one is no bound.
         .limit(i64::MAX)
-        .offset(keep)
+        // The others beyond keep - 1, with `new` the newest `keep`.
+        .offset((keep - 1).max(0))
         .select(sessions::id);
     let ended = crate::on_backend!(conn, |c| beyond.load::<String>(c))?;
     if ended.is_empty() {
         return Ok(ended);
     }
-    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(conn)?;
+    // In chunks: SQLite binds at most 32,766 values a statement, and a
+    // lowered cap can end more at once.
+    for chunk in ended.chunks(1000) {
+        diesel::delete(sessions::table.filter(sessions::id.eq_any(chunk))).execute(conn)?;
+    }
     Ok(ended)
 }
 

@@ -122,7 +122,12 @@ async fn the_list_searches_filters_and_pages(backend: Backend) {
         Vec::<i64>::new()
     );
 
-    // Pages.
+    // Pages. The total is counted unless the first page holds every match.
+    for (size, shown) in [(3, 3), (4, 4), (5, 4)] {
+        let first = list(format!("?page=1&page_size={size}")).await;
+        assert_eq!(ids(&first).len(), shown, "page_size={size}");
+        assert_eq!(first.json()["count"], 4, "page_size={size}");
+    }
     let page2 = list("?page=2&page_size=3".into()).await;
     assert_eq!(ids(&page2), [carol]);
     assert_eq!(page2.json()["count"], 4);

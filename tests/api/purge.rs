@@ -3,10 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use accounts::accounts::Purged;
+
 use crate::both_backends;
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
-both_backends!(the_purge_deletes_what_expired_in_batches_and_keeps_the_rest);
+both_backends!(
+    the_purge_deletes_what_expired_in_batches_and_keeps_the_rest,
+    one_purge_goes_on_until_nothing_is_left,
+);
 
 /// `rows` numbered rows (`n.i`, 1..=rows) for an INSERT … SELECT, on both
 /// backends.
@@ -90,4 +95,33 @@ async fn the_purge_deletes_what_expired_in_batches_and_keeps_the_rest(backend: B
         assert_eq!(live, if *table == "outbox" { 4 } else { 2 }, "{table}");
     }
     assert_eq!(app.bearer(&token).get("/accounts/me").await.status, 200);
+}
+
+/// One purge deletes every expired row, batch after batch (ten rows in
+/// batches of three), not one batch per interval.
+async fn one_purge_goes_on_until_nothing_is_left(backend: Backend) {
+    // The timer's first purge is an hour away: this test runs its own.
+    let app = spawn_app_with(
+        backend,
+        &[("PURGE_INTERVAL_SECS", "3600"), ("PURGE_BATCH_SIZE", "3")],
+    )
+    .await;
+    app.register_app().await;
+    let embedded_stores = backend == Backend::Sqlite;
+    fill(&app, embedded_stores).await;
+    let accounts = accounts::startup::accounts_for_cli(&app.settings)
+        .await
+        .expect("the use cases");
+    let stored = if embedded_stores { 10 } else { 0 };
+    assert_eq!(
+        accounts.purge_expired().await,
+        Purged {
+            sessions: stored,
+            login_counters: stored,
+            mail_tokens: 10,
+            finished_mail: 20,
+            mfa_logins: stored,
+        }
+    );
+    assert_eq!(accounts.purge_expired().await, Purged::default());
 }

@@ -11,6 +11,7 @@ use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
 both_backends!(
     a_login_beyond_the_cap_ends_the_oldest_session,
     the_list_is_the_newest_with_a_count_of_all,
+    the_cap_never_ends_the_new_session,
 );
 
 fn cap_settings() -> [(&'static str, &'static str); 3] {
@@ -153,4 +154,70 @@ async fn the_list_is_the_newest_with_a_count_of_all(backend: Backend) {
     let listed = sessions(&app, &third).await;
     assert_eq!(listed["count"], 1, "{listed}");
     assert_eq!(listed["sessions"].as_array().unwrap().len(), 1);
+}
+
+/// Sessions started by an instance whose clock runs ahead sort after a new
+/// one: the cap then ends the oldest of those, never the login just made.
+/// A logout also takes its id out of the Redis index at once.
+async fn the_cap_never_ends_the_new_session(backend: Backend) {
+    let app = spawn_app_with(backend, &cap_settings()).await;
+    let (email, first) = app.register_app().await;
+    let second = app_login(&app, &email).await;
+    let third = app_login(&app, &email).await;
+    let user: i64 = app
+        .count_sql(&format!(
+            "SELECT CAST(id AS BIGINT) AS n FROM users WHERE email = '{email}'"
+        ))
+        .await;
+    let redis = app.settings.stores.redis_url.as_ref().map(|url| {
+        redis::Client::open(secrecy::ExposeSecret::expose_secret(url).to_owned()).unwrap()
+    });
+    let index = format!("{}sessions_of:{user}", app.settings.stores.redis_key_prefix);
+    // A day ahead, in the order they were made.
+    match &redis {
+        None => {
+            app.execute_sql(&format!(
+                "UPDATE sessions SET created_at = '2100-01-01 00:00:00' WHERE user_id = {user}"
+            ))
+            .await
+        }
+        Some(redis) => {
+            let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+            let _: i64 = redis::Script::new(
+                "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do \
+                 redis.call('ZINCRBY', KEYS[1], 86400000, id) end return 0",
+            )
+            .key(&index)
+            .invoke_async(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
+    let fourth = app_login(&app, &email).await;
+    assert_eq!(app.bearer(&fourth).get("/accounts/me").await.status, 200);
+    let live = [&first, &second, &third];
+    let mut alive = 0;
+    for token in live {
+        alive += u8::from(app.bearer(token).get("/accounts/me").await.status == 200);
+    }
+    assert_eq!(alive, 2, "one of the three older sessions ended");
+    assert_eq!(sessions(&app, &fourth).await["count"], 3);
+    if let Some(redis) = &redis {
+        let conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let indexed = || async {
+            let n: i64 = redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async(&mut conn.clone())
+                .await
+                .unwrap();
+            n
+        };
+        assert_eq!(indexed().await, 3);
+        let logout = app
+            .bearer(&fourth)
+            .request(Method::POST, "/accounts/logout", None)
+            .await;
+        assert_eq!(logout.status, 204, "{}", logout.text);
+        assert_eq!(indexed().await, 2);
+    }
 }

@@ -105,7 +105,7 @@ impl DbStore {
             .run(move |conn| {
                 rows::insert(conn, &id, user, &raw, expires_at, created_at)?;
                 match user {
-                    Some(user) => rows::trim(conn, user, keep, Utc::now().naive_utc()),
+                    Some(user) => rows::trim(conn, user, &id, keep, Utc::now().naive_utc()),
                     None => Ok(Vec::new()),
                 }
             })

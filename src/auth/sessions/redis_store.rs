@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, UpdateError};
 use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
 
 use super::{info, storable, user_id, with_user, Lifetimes, SessionPage, SessionUser, State};
 use crate::auth::tokens::session_id;
@@ -111,7 +110,12 @@ static SAVE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
         local live = prune(KEYS[2], ARGV[7])
         local ended = 0
         while live > cap do
-            local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+            -- Never the new session, whatever its start says (another
+            -- instance's clock may run behind).
+            local two = redis.call('ZRANGE', KEYS[2], 0, 1)
+            local oldest = two[1]
+            if oldest == ARGV[3] then oldest = two[2] end
+            if not oldest then break end
             redis.call('DEL', ARGV[7] .. oldest)
             redis.call('ZREM', KEYS[2], oldest)
             live = live - 1
@@ -150,6 +154,27 @@ static REVOKE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| 
         if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
         redis.call('ZREM', KEYS[1], ARGV[2])
         return redis.call('DEL', ARGV[1] .. ARGV[2])
+        "#,
+    )
+});
+
+/// Ends a session (logout) and takes it out of its user's index, so the
+/// index does not fill with ended ids until a list or the cap prunes them.
+/// KEYS: session. ARGV: index key prefix, id.
+static DELETE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+        local state = redis.call('GET', KEYS[1])
+        if not state then return 0 end
+        local ok, decoded = pcall(cjson.decode, state)
+        if ok and type(decoded) == 'table' then
+            local raw_id = decoded['actix_identity.user_id']
+            if type(raw_id) == 'string' then
+                local parsed, id = pcall(cjson.decode, raw_id)
+                if parsed and id then redis.call('ZREM', ARGV[1] .. tostring(id), ARGV[2]) end
+            end
+        end
+        return redis.call('DEL', KEYS[1])
         "#,
     )
 });
@@ -335,10 +360,12 @@ impl RedisStore {
     }
 
     pub(super) async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let _: i64 = self
-            .conn()
-            .await?
-            .del(self.session_key(&session_id(key)))
+        let id = session_id(key);
+        let _: i64 = DELETE
+            .key(self.session_key(&id))
+            .arg(format!("{}sessions_of:", self.prefix))
+            .arg(&id)
+            .invoke_async(&mut self.conn().await?)
             .await?;
         Ok(())
     }
