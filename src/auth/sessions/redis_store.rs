@@ -21,23 +21,35 @@ use crate::auth::tokens::session_id;
 use crate::error::ApiError;
 use crate::redis_pool::RedisPool;
 
+/// Lua shared by the scripts that read a session's user: `user_of` gives
+/// the user id of a raw state, or nil. The id is a JSON string inside the
+/// JSON state (actix-identity's).
+const USER_OF: &str = r#"
+local function user_of(state)
+    local ok, decoded = pcall(cjson.decode, state)
+    if not ok or type(decoded) ~= 'table' then return nil end
+    local raw_id = decoded['actix_identity.user_id']
+    if type(raw_id) ~= 'string' then return nil end
+    local parsed, id = pcall(cjson.decode, raw_id)
+    if parsed and id then return tostring(id) end
+    return nil
+end
+"#;
+
+fn user_script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{USER_OF}{body}"))
+}
+
 /// Reads a session and the cached copy of its user in one round trip.
-/// The user id is a JSON string inside the JSON state (actix-identity's).
 static LOAD_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
-    redis::Script::new(
+    user_script(
         r#"
         local state = redis.call('GET', KEYS[1])
         if not state then return nil end
-        local ok, decoded = pcall(cjson.decode, state)
-        if ok and type(decoded) == 'table' then
-            local raw_id = decoded['actix_identity.user_id']
-            if type(raw_id) == 'string' then
-                local parsed, id = pcall(cjson.decode, raw_id)
-                if parsed and id then
-                    local user = redis.call('GET', ARGV[1] .. tostring(id))
-                    if user then return {state, user} end
-                end
-            end
+        local id = user_of(state)
+        if id then
+            local user = redis.call('GET', ARGV[1] .. id)
+            if user then return {state, user} end
         end
         return {state}
         "#,
@@ -162,18 +174,12 @@ static REVOKE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| 
 /// index does not fill with ended ids until a list or the cap prunes them.
 /// KEYS: session. ARGV: index key prefix, id.
 static DELETE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
-    redis::Script::new(
+    user_script(
         r#"
         local state = redis.call('GET', KEYS[1])
         if not state then return 0 end
-        local ok, decoded = pcall(cjson.decode, state)
-        if ok and type(decoded) == 'table' then
-            local raw_id = decoded['actix_identity.user_id']
-            if type(raw_id) == 'string' then
-                local parsed, id = pcall(cjson.decode, raw_id)
-                if parsed and id then redis.call('ZREM', ARGV[1] .. tostring(id), ARGV[2]) end
-            end
-        end
+        local id = user_of(state)
+        if id then redis.call('ZREM', ARGV[1] .. id, ARGV[2]) end
         return redis.call('DEL', KEYS[1])
         "#,
     )
@@ -239,8 +245,13 @@ impl RedisStore {
         format!("{}session:", self.prefix)
     }
 
+    /// The user's index is this followed by the user id.
+    fn index_prefix(&self) -> String {
+        format!("{}sessions_of:", self.prefix)
+    }
+
     fn index_key(&self, user: i32) -> String {
-        format!("{}sessions_of:{user}", self.prefix)
+        format!("{}{user}", self.index_prefix())
     }
 
     fn legacy_index_key(&self, user: i32) -> String {
@@ -363,7 +374,7 @@ impl RedisStore {
         let id = session_id(key);
         let _: i64 = DELETE
             .key(self.session_key(&id))
-            .arg(format!("{}sessions_of:", self.prefix))
+            .arg(self.index_prefix())
             .arg(&id)
             .invoke_async(&mut self.conn().await?)
             .await?;
