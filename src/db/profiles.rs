@@ -27,18 +27,18 @@ pub fn update(
     user_id: i32,
     changes: ProfileChanges,
 ) -> Result<Profile, ApiError> {
-    conn.transaction(|conn| {
+    // IMMEDIATE on SQLite, as users::update.
+    super::write_transaction(conn, |conn| {
         if changes.portfolio_site.is_some() || changes.bio.is_some() {
             diesel::update(profiles::table.find(user_id))
                 .set(&changes)
                 .execute(conn)?;
         }
-        profiles::table
+        Ok(profiles::table
             .find(user_id)
             .select(Profile::as_select())
-            .first(conn)
+            .first(conn)?)
     })
-    .map_err(ApiError::from)
 }
 
 /// Points the profile at `new` (or at no picture) and returns the picture

@@ -124,16 +124,21 @@ pub fn update(conn: &mut DbConnection, id: i32, changes: UserChanges) -> Result<
     let target = users::table.find(id);
     let nothing_to_change =
         changes.username.is_none() && changes.first_name.is_none() && changes.last_name.is_none();
-    let result = conn.transaction(|conn| {
+    // IMMEDIATE on SQLite, as users::create: the CI run saw one edit
+    // right after a registration answer 500 under a deferred transaction
+    // while the mail sender wrote beside it.
+    super::write_transaction(conn, |conn| {
         if !nothing_to_change {
-            diesel::update(target).set(&changes).execute(conn)?;
+            diesel::update(target)
+                .set(&changes)
+                .execute(conn)
+                .map_err(|e| match conflict(&e) {
+                    Some(Conflict::Username) => username_taken(),
+                    Some(Conflict::Email) => ApiError::EmailTaken,
+                    None => e.into(),
+                })?;
         }
-        target.select(User::as_select()).first(conn)
-    });
-    result.map_err(|e| match conflict(&e) {
-        Some(Conflict::Username) => username_taken(),
-        Some(Conflict::Email) => ApiError::EmailTaken,
-        None => e.into(),
+        Ok(target.select(User::as_select()).first(conn)?)
     })
 }
 

@@ -118,10 +118,9 @@ async fn patch_cannot_touch_other_fields(backend: Backend) {
 }
 
 /// Edits of several users (account and profile) at once all succeed. On
-/// SQLite an edit's transaction writes before it reads, so it waits for
-/// the lock (busy_timeout); one that read first would fail at once
-/// ("database is locked") when another write committed in between, as
-/// registration did before it took the lock up front (db::write_transaction).
+/// SQLite an edit takes the write lock up front (db::write_transaction)
+/// and waits for it (busy_timeout), instead of failing at once ("database
+/// is locked") when another write commits while its transaction began.
 async fn racing_edits_all_succeed(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut tokens = Vec::new();
