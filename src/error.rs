@@ -68,6 +68,10 @@ pub enum ApiError {
     MfaAlreadyEnabled,
     #[error("two-factor login not on")]
     MfaNotEnabled,
+    /// A change to how one logs in, from a session that has not proved its
+    /// person recently (and no password in the body).
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
     #[error("not ready")]
     NotReady(BTreeMap<&'static str, &'static str>),
     #[error("internal error: {0:#}")]
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::ReauthenticationRequired => "reauthentication_required",
             ApiError::MfaRequired { .. } => "mfa_required",
             ApiError::InvalidCode => "invalid_code",
             ApiError::MfaTokenInvalid => "invalid_token",
@@ -147,6 +152,7 @@ impl ApiError {
                 "A backing service is unavailable. Try again shortly.".into()
             }
             ApiError::NotReady(_) => "The service is not ready.".into(),
+            ApiError::ReauthenticationRequired => "Confirm it is you first: send your password, or re-authenticate at POST /accounts/reauthenticate.".into(),
             ApiError::MfaRequired { .. } => "Enter a code from your authenticator app (or a recovery code) to finish logging in.".into(),
             ApiError::InvalidCode => "The code is not correct, or was used already.".into(),
             ApiError::MfaTokenInvalid => {
@@ -201,9 +207,10 @@ impl ResponseError for ApiError {
             | ApiError::NotAuthenticated
             | ApiError::MfaRequired { .. }
             | ApiError::MfaTokenInvalid => StatusCode::UNAUTHORIZED,
-            ApiError::CsrfFailed(_) | ApiError::EmailNotVerified | ApiError::PermissionDenied => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::CsrfFailed(_)
+            | ApiError::EmailNotVerified
+            | ApiError::PermissionDenied
+            | ApiError::ReauthenticationRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::EmailTaken

@@ -32,6 +32,7 @@ use crate::error::Problem;
         api::accounts::login,
         api::mfa::login_mfa,
         api::accounts::logout,
+        api::reauthentication::reauthenticate,
         api::me::get_me,
         api::me::patch_me,
         api::account_deletion::delete_me,

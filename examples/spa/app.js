@@ -315,6 +315,20 @@ function showRecoveryCodes(codes) {
   $("mfa-codes").hidden = false;
 }
 
+// Re-authentication: exactly one answer, the password or a code.
+$("reauth-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const { password, code } = formData(event.target);
+  const body = code ? { code } : { password };
+  try {
+    const { reauthenticated_until } = await api("POST", "/accounts/reauthenticate", body);
+    event.target.reset();
+    const until = new Date(reauthenticated_until).toLocaleTimeString();
+    $("reauth-status").textContent = `Confirmed until ${until}.`;
+    show("info", "Confirmed: you can change how you log in for a few minutes.");
+  } catch (problem) { failed(problem); }
+});
+
 $("mfa-setup").addEventListener("click", async () => {
   try {
     const { secret, otpauth_url } = await api("POST", "/accounts/mfa/totp/setup");

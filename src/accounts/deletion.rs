@@ -11,8 +11,7 @@
 //! leaves a file no profile points at: it is never served (`media_file`
 //! checks), and the media sweep removes it.
 
-use secrecy::SecretString;
-
+use super::reauthentication::Consent;
 use super::staff::{Action, Actor};
 use super::{mailing, Accounts};
 use crate::auth::sessions::SessionUser;
@@ -29,22 +28,15 @@ pub enum Deleter<'a> {
 }
 
 impl Accounts {
-    /// The logged-in user leaves, after proving the password (a wrong one
-    /// is 400 and counts toward the login throttle).
-    pub async fn delete_own_account(
-        &self,
-        user_id: i32,
-        password: SecretString,
-        client_ip: &str,
-    ) -> Result<(), ApiError> {
+    /// The logged-in user leaves, with the password (a wrong one is 400 and
+    /// counts toward the login throttle) or a recent authentication.
+    pub async fn delete_own_account(&self, user_id: i32, consent: Consent) -> Result<(), ApiError> {
         let _password_work = foreground::PasswordWork::begin();
         let user = self
             .active_user(user_id)
             .await?
             .ok_or(ApiError::NotAuthenticated)?;
-        if !self.recheck_password(&user, password, client_ip).await? {
-            return Err(ApiError::field("password", "The password is not correct."));
-        }
+        self.require_consent(&user, consent).await?;
         self.erase(user_id, Deleter::Owner).await.map(drop)
     }
 

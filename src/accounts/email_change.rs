@@ -3,35 +3,34 @@
 //! `POST /accounts/email/change/confirm` (spends the token: the account
 //! takes the new, now verified, address; the old one is told).
 
-use secrecy::{ExposeSecret, SecretString};
-
+use super::reauthentication::Consent;
 use super::{mailing, Accounts};
 use crate::auth::sessions::SessionUser;
 use crate::auth::tokens::{looks_like_mail_token, mail_token_hash};
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::models::User;
-use crate::db::users;
-use crate::domain::password_policy::MAX_LENGTH;
+use crate::db::{outbox, users};
 use crate::domain::Email;
 use crate::error::{ApiError, FieldErrors};
 use crate::foreground;
 use crate::mail::Mail;
 
-const WRONG_PASSWORD: &str = "The password is not correct.";
-
 /// An email change, as received.
 pub struct EmailChange {
     pub new_email: String,
-    pub password: SecretString,
-    /// The client's address, for the login throttle (a wrong password
-    /// counts as a failed login).
-    pub client_ip: String,
+    /// The password, or a recently re-authenticated session (the client's
+    /// address is the login throttle's: a wrong password counts as a
+    /// failed login).
+    pub consent: Consent,
 }
 
 impl Accounts {
-    /// Checks the password (throttled like a login) and the new address,
-    /// then mails a confirmation link to the new address and a notice to
-    /// the old one. The account keeps its address until the link is used.
+    /// Checks the consent (password or a recent authentication) and the
+    /// new address, then mails a confirmation link to the new address and
+    /// a notice to the old one. The account keeps its address until the
+    /// link is used. With `REQUIRE_EMAIL_VERIFICATION=true` a taken new
+    /// address gets the same answer and the same notice to the old
+    /// address; its owner is told someone tried it, and nothing changes.
     pub async fn request_email_change(
         &self,
         user_id: i32,
@@ -57,31 +56,40 @@ impl Accounts {
                 None
             }
         };
-        if change.password.expose_secret().is_empty()
-            || change.password.expose_secret().chars().count() > MAX_LENGTH
-        {
-            errors.insert("password".into(), vec![WRONG_PASSWORD.into()]);
-            return Err(ApiError::Validation(errors));
-        }
-        if !self
-            .recheck_password(&user, change.password, &change.client_ip)
-            .await?
-        {
-            errors.insert("password".into(), vec![WRONG_PASSWORD.into()]);
+        match self.require_consent(&user, change.consent).await {
+            Ok(()) => {}
+            Err(ApiError::Validation(wrong)) => errors.extend(wrong),
+            // The body's own problems first: they cost nothing to fix.
+            Err(ApiError::ReauthenticationRequired) if !errors.is_empty() => {}
+            Err(other) => return Err(other),
         }
         let Some(new_email) = new_email.filter(|_| errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
+        let conceal = self.settings.mail.require_verification;
+        let interval = self.settings.mail.resend_interval;
         let mailer = self.mailer.clone();
         let written = self
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
-                    if users::email_exists(conn, &new_email.canonical())? {
-                        return Err(ApiError::EmailTaken);
-                    }
                     let now = crate::db::now();
                     let to = new_email.as_str().to_owned();
+                    if let Some(owner) = users::find_by_email(conn, &new_email.canonical())? {
+                        if !conceal {
+                            return Err(ApiError::EmailTaken);
+                        }
+                        // Within the resend interval, as a free address's
+                        // confirmation would be: no notice storm.
+                        let since = now - chrono::Duration::from_std(interval).unwrap_or_default();
+                        let attempt = Mail::EmailChangeAttempt;
+                        if !outbox::written_since(conn, attempt.kind(), &owner.email, since)? {
+                            mailing::write(conn, &mailer, &owner, &owner.email, &attempt, now)?;
+                        }
+                        let notice = Mail::EmailChangeRequested { new_email: &to };
+                        mailing::write(conn, &mailer, &user, &user.email, &notice, now)?;
+                        return Ok(true);
+                    }
                     let Some(token) =
                         mailing::issue_token(conn, &mailer, &user, &to, Purpose::EmailChange, now)?
                     else {

@@ -2,8 +2,7 @@
 //! and confirmation, turning it off, new recovery codes, and staff
 //! removing a user's second factor. The login side is `mfa_login.rs`.
 
-use secrecy::SecretString;
-
+use super::reauthentication::Consent;
 use super::{mailing, Accounts};
 use crate::auth::totp;
 use crate::db::mfa;
@@ -47,9 +46,19 @@ impl Accounts {
     }
 
     /// A new secret, pending until a code from it is confirmed (replacing
-    /// any earlier pending one); 409 while TOTP is on.
-    pub async fn begin_totp_setup(&self, user_id: i32) -> Result<Enrolment, ApiError> {
+    /// any earlier pending one); 409 while TOTP is on. Only for a verified
+    /// address (nobody plants a factor on an address they do not own) and
+    /// with consent (a stolen session cannot lock its owner out).
+    pub async fn begin_totp_setup(
+        &self,
+        user_id: i32,
+        consent: Consent,
+    ) -> Result<Enrolment, ApiError> {
         let user = self.mfa_user(user_id).await?;
+        if !user.email_verified {
+            return Err(ApiError::EmailNotVerified);
+        }
+        self.require_consent(&user, consent).await?;
         let secret = totp::new_secret();
         let (base32, otpauth_url) =
             totp::enrolment(&secret, &self.settings.mfa.issuer, &user.email)
@@ -114,29 +123,22 @@ impl Accounts {
         Ok(codes.into_iter().map(|(shown, _)| shown).collect())
     }
 
-    /// Turns TOTP off (the password says it is the user); a notice goes to
-    /// the address when it was on.
-    pub async fn disable_totp(
-        &self,
-        user_id: i32,
-        password: SecretString,
-        client_ip: &str,
-    ) -> Result<(), ApiError> {
+    /// Turns TOTP off (with consent); a notice goes to the address when it
+    /// was on.
+    pub async fn disable_totp(&self, user_id: i32, consent: Consent) -> Result<(), ApiError> {
         let user = self.mfa_user(user_id).await?;
-        self.require_password(&user, password, client_ip).await?;
+        self.require_consent(&user, consent).await?;
         self.remove_mfa(user, Mail::MfaDisabled).await.map(drop)
     }
 
-    /// A new set of recovery codes (the password says it is the user);
-    /// the old set is void.
+    /// A new set of recovery codes (with consent); the old set is void.
     pub async fn regenerate_recovery_codes(
         &self,
         user_id: i32,
-        password: SecretString,
-        client_ip: &str,
+        consent: Consent,
     ) -> Result<Vec<String>, ApiError> {
         let user = self.mfa_user(user_id).await?;
-        self.require_password(&user, password, client_ip).await?;
+        self.require_consent(&user, consent).await?;
         let codes = totp::recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
         let replaced = self
@@ -155,20 +157,6 @@ impl Accounts {
             return Err(ApiError::MfaNotEnabled);
         }
         Ok(codes.into_iter().map(|(shown, _)| shown).collect())
-    }
-
-    /// 400 unless `password` is the user's (counted like a login).
-    async fn require_password(
-        &self,
-        user: &User,
-        password: SecretString,
-        client_ip: &str,
-    ) -> Result<(), ApiError> {
-        if self.recheck_password(user, password, client_ip).await? {
-            Ok(())
-        } else {
-            Err(ApiError::field("password", "The password is not correct."))
-        }
     }
 
     /// Removes the user's TOTP and recovery codes, with `notice` to the

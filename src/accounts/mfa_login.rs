@@ -123,7 +123,7 @@ impl Accounts {
 
     /// Spends `code`: a TOTP code of a step later than the last accepted
     /// one, or an unused recovery code. True when it was one.
-    async fn spend_code(&self, user_id: i32, code: &str) -> Result<bool, ApiError> {
+    pub(super) async fn spend_code(&self, user_id: i32, code: &str) -> Result<bool, ApiError> {
         if totp::is_totp_code(code) {
             let device = self.db.run(move |conn| mfa::device(conn, user_id)).await?;
             let Some(device) = device.filter(|d| d.confirmed_at.is_some()) else {

@@ -2,9 +2,13 @@
 //! still out (reset, verification, email change) is void, and a notice goes
 //! to the account's address.
 
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::reauthentication::Consent;
 use super::{mailing, push, Accounts};
+use crate::auth::passwords::is_usable;
+use crate::auth::sessions::SessionUser;
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
@@ -12,13 +16,18 @@ use crate::error::{ApiError, FieldErrors};
 use crate::foreground;
 use crate::mail::Mail;
 
+const REQUIRED: &str = "This field is required.";
 const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
 
 /// A password change, as received.
 pub struct PasswordChange {
-    pub current: SecretString,
+    /// `None` only for an account without a usable password, which sets
+    /// its first one from a recently re-authenticated session.
+    pub current: Option<SecretString>,
     pub new: SecretString,
+    /// When the session asking last proved its person.
+    pub authenticated_at: Option<DateTime<Utc>>,
     /// The client's address, for the per-address throttle.
     pub client_ip: String,
     /// The public id of the session asking, which stays; every other
@@ -30,12 +39,13 @@ impl Accounts {
     /// Checks the current password (throttled like a login: a stolen
     /// session must not become a password oracle), applies the rules to the
     /// new one, stores its hash and ends every other session of the user,
-    /// on every instance. The caller renews the kept browser session's key.
+    /// on every instance. Returns the user's new session generation: the
+    /// caller moves the kept session to it (and renews a browser's key).
     pub async fn change_password(
         &self,
         user_id: i32,
         change: PasswordChange,
-    ) -> Result<(), ApiError> {
+    ) -> Result<i32, ApiError> {
         let _password_work = foreground::PasswordWork::begin();
         // The stored hash is needed here, so the full row.
         let user = self
@@ -45,10 +55,25 @@ impl Accounts {
         let PasswordChange {
             current,
             new,
+            authenticated_at,
             client_ip,
             keep_session,
         } = change;
         let mut errors = FieldErrors::new();
+        // A first password (the account has none it could send): the
+        // session must have proved its person instead.
+        let first_password = current.is_none() && !is_usable(&user.password);
+        if first_password {
+            let consent = Consent {
+                password: None,
+                authenticated_at,
+                client_ip: client_ip.clone(),
+            };
+            self.require_consent(&user, consent).await?;
+        } else if current.is_none() {
+            push(&mut errors, "current_password", [REQUIRED.to_owned()]);
+        }
+        let current = current.unwrap_or_default();
         if current.expose_secret().chars().count() > MAX_LENGTH {
             push(
                 &mut errors,
@@ -64,7 +89,7 @@ impl Accounts {
         if errors.contains_key("current_password") {
             return Err(ApiError::Validation(errors));
         }
-        if !self.recheck_password(&user, current, &client_ip).await? {
+        if !first_password && !self.recheck_password(&user, current, &client_ip).await? {
             push(
                 &mut errors,
                 "current_password",
@@ -77,13 +102,14 @@ impl Accounts {
         let hash = self.passwords.hash(new).await?;
         let id = user.id;
         let mailer = self.mailer.clone();
-        // The new hash, the end of every reset link and the notice: one
-        // transaction.
-        self.db
+        // The new hash, the next session generation, the end of every
+        // reset link and the notice: one transaction.
+        let changed = self
+            .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
-                    users::set_password(conn, id, hash)?;
+                    let changed = users::replace_password(conn, id, hash)?;
                     // Every link still out, an email change's included: whoever
                     // asked for it may be who the new password shuts out.
                     email_tokens::void(conn, id, &Purpose::ALL, now)?;
@@ -94,13 +120,20 @@ impl Accounts {
                         &user.email,
                         &Mail::PasswordChanged,
                         now,
-                    )
+                    )?;
+                    Ok(changed)
                 })
             })
             .await?;
         self.mailer.wake();
+        // Sessions are loaded with the cached user: the new generation
+        // must be there before a login in flight can use its session.
+        self.sessions
+            .cache_user(&SessionUser::from(&changed))
+            .await?;
         self.sessions
             .revoke_others(id, keep_session.as_deref().unwrap_or_default())
-            .await
+            .await?;
+        Ok(changed.session_generation)
     }
 }

@@ -9,6 +9,7 @@
 use secrecy::SecretString;
 
 use super::{mailing, push, Accounts};
+use crate::auth::sessions::SessionUser;
 use crate::auth::tokens::{looks_like_mail_token, mail_token_hash};
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::{reset_requests, users};
@@ -129,16 +130,19 @@ impl Accounts {
         self.sessions.revoke_all(user.id).await?;
         let mailer = self.mailer.clone();
         let changed = user.clone();
-        self.db
+        let changed = self
+            .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     let now = crate::db::now();
                     if !email_tokens::spend(conn, found.id, now)? {
                         return Err(ApiError::InvalidToken);
                     }
-                    users::set_password(conn, changed.id, new_hash)?;
+                    // The generation moves on: a login whose old password
+                    // was checked before this gets no session after it.
+                    users::replace_password(conn, changed.id, new_hash)?;
                     // The link proved the address is theirs.
-                    users::mark_email_verified(conn, changed.id)?;
+                    let verified = users::mark_email_verified(conn, changed.id)?;
                     // Every other link too: an email change someone else
                     // asked for must not outlive the password it knew.
                     email_tokens::void(conn, changed.id, &Purpose::ALL, now)?;
@@ -149,11 +153,15 @@ impl Accounts {
                         &changed.email,
                         &Mail::PasswordChanged,
                         now,
-                    )
+                    )?;
+                    Ok(verified)
                 })
             })
             .await?;
         self.mailer.wake();
+        self.sessions
+            .cache_user(&SessionUser::from(&changed))
+            .await?;
         self.sessions.revoke_all(user.id).await?;
         self.throttle.clear_account(&user.email_canonical).await
     }

@@ -5,13 +5,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::admin_schemas::DeleteAccountRequest;
 use super::current_user::CurrentUser;
 use super::json::ApiJson;
-use super::responses::{CsrfFailed, NotAuthenticated};
+use super::reauthentication::consent;
+use super::responses::{CsrfOrReauthentication, NotAuthenticated};
 use super::AppState;
 use crate::error::{ApiError, Problem};
 
 /// Delete my account
 ///
-/// Needs the password. Everything of the account goes at once: the user,
+/// Needs the password (`{"password"}`), or a session re-authenticated
+/// within `REAUTHENTICATION_WINDOW_SECS` (then `{}`). Everything of the account goes at once: the user,
 /// the profile and its picture, every session (cookies and tokens, on
 /// every instance), every mailed link and pending message. A notice goes
 /// to the address, which can register again at once.
@@ -22,7 +24,7 @@ use crate::error::{ApiError, Problem};
         (status = 204, description = "The account is deleted; this session has ended too"),
         (status = 400, description = "`validation_failed` (a wrong password, which counts toward the login throttle) or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
+        CsrfOrReauthentication,
         (status = 429, description = "`too_many_attempts`: too many wrong passwords for this account; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
     ),
@@ -34,10 +36,10 @@ pub async fn delete_me(
     me: CurrentUser,
     body: ApiJson<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = state.client_ip(&req);
+    let consent = consent(&req, &state, &me, body.0.password);
     state
         .accounts
-        .delete_own_account(me.user.id, body.0.password.into(), &ip)
+        .delete_own_account(me.user.id, consent)
         .await?;
     // The store has no session left; this drops the cookie too.
     me.auth.end();

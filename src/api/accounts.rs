@@ -12,7 +12,8 @@ use super::AppState;
 use crate::accounts::{Client, Credentials, LoggedIn, NewSession, Registration, SignedUp};
 use crate::auth::current::{Authenticated, PersistentCookie};
 use crate::auth::sessions::{
-    ClientKind, CLIENT_KEY, CREATED_AT_KEY, GENERATION_KEY, LAST_SEEN_KEY, REMEMBER_KEY,
+    ClientKind, AUTHENTICATED_AT_KEY, CLIENT_KEY, CREATED_AT_KEY, GENERATION_KEY, LAST_SEEN_KEY,
+    REMEMBER_KEY,
 };
 use crate::auth::tokens::csrf_token;
 use crate::auth::transport::{Transport, CSRF_COOKIE};
@@ -181,6 +182,9 @@ pub(super) fn respond(
                 .map_err(state_error)?;
             session
                 .insert(LAST_SEEN_KEY, created_at.timestamp())
+                .map_err(state_error)?;
+            session
+                .insert(AUTHENTICATED_AT_KEY, created_at.timestamp())
                 .map_err(state_error)?;
             session
                 .insert(GENERATION_KEY, user.session_generation)

@@ -13,15 +13,18 @@ use crate::error::{ApiError, FieldErrors};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct DeleteAccountRequest {
-    /// The account's current password.
-    pub password: String,
+    /// The account's current password. It may be left out by a session
+    /// re-authenticated within `REAUTHENTICATION_WINDOW_SECS` (`POST
+    /// /accounts/reauthenticate`, or a login that recent); otherwise it is
+    /// `403 reauthentication_required`.
+    pub password: Option<String>,
 }
 
 /// A user as staff see them: the user, plus `is_active`, `is_superuser`
 /// and `mfa_enabled`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "id": 7, "email": "ada@example.com", "email_verified": true, "username": "ada",
+    "id": 7, "email": "ada@example.com", "email_verified": true, "has_usable_password": true, "username": "ada",
     "first_name": "Ada", "last_name": "Lovelace", "is_staff": false,
     "date_joined": "2026-11-28T09:00:00Z", "last_login": "2026-12-01T10:00:00Z",
     "is_active": true, "is_superuser": false, "mfa_enabled": false
@@ -30,6 +33,8 @@ pub struct AdminUser {
     pub id: i32,
     pub email: String,
     pub email_verified: bool,
+    /// False for an account that cannot log in with a password.
+    pub has_usable_password: bool,
     pub username: String,
     pub first_name: String,
     pub last_name: String,
@@ -51,6 +56,7 @@ impl From<AdminView> for AdminUser {
             id: u.id,
             email: u.email,
             email_verified: u.email_verified,
+            has_usable_password: crate::auth::passwords::is_usable(&u.password),
             username: u.username,
             first_name: u.first_name,
             last_name: u.last_name,

@@ -4,7 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::current_user::CurrentUser;
 use super::json::ApiJson;
-use super::responses::{CsrfFailed, InvalidToken, NotAuthenticated};
+use super::reauthentication::consent;
+use super::responses::{CsrfFailed, CsrfOrReauthentication, InvalidToken, NotAuthenticated};
 use super::schemas::{Accepted, EmailChangeRequest, TokenRequest, UserResponse};
 use super::AppState;
 use crate::accounts::EmailChange;
@@ -14,8 +15,11 @@ use crate::error::{ApiError, Problem};
 ///
 /// Mails a confirmation link to the new address and a notice to the
 /// current one; nothing changes until the link is used (it lasts
-/// `EMAIL_CHANGE_TTL_SECS`). A wrong password counts toward the login
-/// throttle.
+/// `EMAIL_CHANGE_TTL_SECS`). Needs the password, or a session
+/// re-authenticated within `REAUTHENTICATION_WINDOW_SECS`; a wrong
+/// password counts toward the login throttle. With
+/// `REQUIRE_EMAIL_VERIFICATION=true` a new address that another account
+/// has gets the same 202 (its owner is told, and nothing changes).
 #[utoipa::path(
     post, path = "/accounts/email/change", tag = "email",
     request_body = EmailChangeRequest,
@@ -23,8 +27,8 @@ use crate::error::{ApiError, Problem};
         (status = 202, description = "A confirmation link is on its way to the new address", body = Accepted),
         (status = 400, description = "`validation_failed`: `errors.new_email` (not an email, or the current one) or `errors.password` (wrong); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
-        (status = 409, description = "`email_taken`: another account has the new address", body = Problem, content_type = "application/problem+json"),
+        CsrfOrReauthentication,
+        (status = 409, description = "`email_taken`: another account has the new address (only with `REQUIRE_EMAIL_VERIFICATION=false`; with `true` the answer is 202)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts for this account are accepted again"))),
     ),
@@ -39,8 +43,7 @@ pub async fn request_change(
     let body = body.0;
     let change = EmailChange {
         new_email: body.new_email,
-        password: body.password.into(),
-        client_ip: state.client_ip(&req),
+        consent: consent(&req, &state, &me, body.password),
     };
     state
         .accounts

@@ -32,38 +32,77 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<JsonLimit>>()
-            .map_or(1 << 20, |l| l.0);
         let content_type_ok = is_json(req);
-        let declared: Option<usize> = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let mut payload = payload.take();
+        let body = read_body(req, payload);
         Box::pin(async move {
             if !content_type_ok {
-                return Err(ApiError::Malformed(
-                    "The request body must be JSON, sent with Content-Type: application/json."
-                        .into(),
-                ));
+                return Err(not_json());
             }
-            if declared.is_some_and(|n| n > limit) {
+            parse(&body.await?, required_fields::<T>).map(ApiJson)
+        })
+    }
+}
+
+/// A JSON body that may be left out: an operation that had none before
+/// and now takes one (`{"password"}` where a recent authentication would
+/// do). No body at all is `None`; anything sent is read as `ApiJson` reads it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json(req);
+        let body = read_body(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.is_empty() && !content_type_ok {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(not_json());
+            }
+            parse(&body, required_fields::<T>).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+fn not_json() -> ApiError {
+    ApiError::Malformed(
+        "The request body must be JSON, sent with Content-Type: application/json.".into(),
+    )
+}
+
+/// The whole body, refused as soon as it is over `MAX_JSON_BODY_BYTES`
+/// (declared or read).
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::BytesMut, ApiError>> {
+    let limit = req
+        .app_data::<web::Data<JsonLimit>>()
+        .map_or(1 << 20, |l| l.0);
+    let declared: Option<usize> = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::Malformed("The request body could not be read.".into())
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&body, required_fields::<T>).map(ApiJson)
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

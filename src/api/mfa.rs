@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 
 use super::accounts::{client_of, respond};
 use super::current_user::CurrentUser;
-use super::json::ApiJson;
-use super::responses::{CsrfFailed, NotAuthenticated};
+use super::json::{ApiJson, OptionalJson};
+use super::reauthentication::consent;
+use super::responses::{CsrfFailed, CsrfOrReauthentication, NotAuthenticated};
 use super::schemas::AuthResponse;
 use super::AppState;
 use crate::error::{ApiError, Problem};
@@ -52,7 +53,11 @@ pub struct RecoveryCodesResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct PasswordRequest {
-    pub password: String,
+    /// The account's current password. It may be left out by a session
+    /// re-authenticated within `REAUTHENTICATION_WINDOW_SECS` (`POST
+    /// /accounts/reauthenticate`, or a login that recent); otherwise it is
+    /// `403 reauthentication_required`.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,22 +93,31 @@ pub async fn get_mfa(
 /// Start TOTP setup
 ///
 /// A new secret, pending (replacing any earlier pending one): nothing is on
-/// until `POST /accounts/mfa/totp/confirm` gets a code from it.
+/// until `POST /accounts/mfa/totp/confirm` gets a code from it. Needs a
+/// verified address, and the password (`{"password"}`) or a session
+/// re-authenticated within `REAUTHENTICATION_WINDOW_SECS` (then no body,
+/// or `{}`).
 #[utoipa::path(
     post, path = "/accounts/mfa/totp/setup", tag = "mfa",
+    request_body(content = Option<PasswordRequest>, description = "Optional: the password, unless the session was re-authenticated recently"),
     responses(
         (status = 200, description = "The pending secret", body = TotpSetupResponse),
+        (status = 400, description = "`validation_failed`: `errors.password` (wrong; counts toward the login throttle); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
+        (status = 403, description = "`email_not_verified`: the account's address is not verified; `reauthentication_required`: send the password, or re-authenticate first (`POST /accounts/reauthenticate`); or `csrf_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`mfa_already_enabled`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]
 pub async fn setup_totp(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: CurrentUser,
+    body: OptionalJson<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let enrolment = state.accounts.begin_totp_setup(me.user.id).await?;
+    let password = body.0.and_then(|b| b.password);
+    let consent = consent(&req, &state, &me, password);
+    let enrolment = state.accounts.begin_totp_setup(me.user.id, consent).await?;
     Ok(HttpResponse::Ok().json(TotpSetupResponse {
         secret: enrolment.secret,
         otpauth_url: enrolment.otpauth_url,
@@ -142,8 +156,10 @@ pub async fn confirm_totp(
 
 /// Turn TOTP off
 ///
-/// Needs the password. TOTP and the recovery codes are gone; a notice goes
-/// to the account's address. The user's sessions stay.
+/// Needs the password, or a session re-authenticated within
+/// `REAUTHENTICATION_WINDOW_SECS` (then `{}`). TOTP and the recovery codes
+/// are gone; a notice goes to the account's address. The user's sessions
+/// stay.
 #[utoipa::path(
     delete, path = "/accounts/mfa/totp", tag = "mfa",
     request_body = PasswordRequest,
@@ -151,7 +167,7 @@ pub async fn confirm_totp(
         (status = 204, description = "TOTP is off (or was)"),
         (status = 400, description = "`validation_failed`: `errors.password` (wrong; counts toward the login throttle); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
+        CsrfOrReauthentication,
         (status = 429, description = "`too_many_attempts`: too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session_cookie" = []), ("bearer" = []))
@@ -162,17 +178,16 @@ pub async fn disable_totp(
     me: CurrentUser,
     body: ApiJson<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = state.client_ip(&req);
-    state
-        .accounts
-        .disable_totp(me.user.id, body.0.password.into(), &ip)
-        .await?;
+    let consent = consent(&req, &state, &me, body.0.password);
+    state.accounts.disable_totp(me.user.id, consent).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// New recovery codes
 ///
-/// Needs the password. A new set of 10; the old set no longer works.
+/// Needs the password, or a session re-authenticated within
+/// `REAUTHENTICATION_WINDOW_SECS` (then `{}`). A new set of 10; the old set
+/// no longer works.
 #[utoipa::path(
     post, path = "/accounts/mfa/recovery-codes", tag = "mfa",
     request_body = PasswordRequest,
@@ -180,7 +195,7 @@ pub async fn disable_totp(
         (status = 200, description = "The new set, shown this once", body = RecoveryCodesResponse),
         (status = 400, description = "`validation_failed`: `errors.password` (wrong); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
+        CsrfOrReauthentication,
         (status = 409, description = "`mfa_not_enabled`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -192,10 +207,10 @@ pub async fn regenerate_recovery_codes(
     me: CurrentUser,
     body: ApiJson<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = state.client_ip(&req);
+    let consent = consent(&req, &state, &me, body.0.password);
     let codes = state
         .accounts
-        .regenerate_recovery_codes(me.user.id, body.0.password.into(), &ip)
+        .regenerate_recovery_codes(me.user.id, consent)
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodesResponse {
         recovery_codes: codes,

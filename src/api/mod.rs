@@ -19,6 +19,7 @@ pub mod multipart;
 pub mod password;
 pub mod password_reset;
 pub mod profile;
+pub mod reauthentication;
 pub mod responses;
 pub mod routes;
 pub mod schemas;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::current_user::CurrentUser;
 use super::json::ApiJson;
-use super::responses::{CsrfFailed, NotAuthenticated};
+use super::responses::{CsrfOrReauthentication, NotAuthenticated};
 use super::schemas::PasswordChangeRequest;
 use super::AppState;
 use crate::accounts::PasswordChange;
@@ -14,7 +14,10 @@ use crate::error::{ApiError, Problem};
 /// Change my password
 ///
 /// Keeps this session (a browser gets a new session key) and ends every
-/// other session of the user, on every instance.
+/// other session of the user, on every instance, and any login in flight.
+/// An account without a usable password leaves `current_password` out to
+/// set its first one, from a session re-authenticated within
+/// `REAUTHENTICATION_WINDOW_SECS`.
 #[utoipa::path(
     post, path = "/accounts/password/change", tag = "me",
     request_body = PasswordChangeRequest,
@@ -22,7 +25,7 @@ use crate::error::{ApiError, Problem};
         (status = 204, description = "Changed; every other session has ended"),
         (status = 400, description = "`validation_failed`: `errors.current_password` (wrong) or `errors.new_password` (a rule broken); or `malformed_request`", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
-        CsrfFailed,
+        CsrfOrReauthentication,
         (status = 429, description = "`too_many_attempts`: too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts for this account are accepted again"))),
     ),
@@ -35,12 +38,14 @@ pub async fn change_password(
     body: ApiJson<PasswordChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let change = PasswordChange {
-        current: body.0.current_password.into(),
+        current: body.0.current_password.map(Into::into),
         new: body.0.new_password.into(),
+        authenticated_at: me.auth.authenticated_at,
         client_ip: state.client_ip(&req),
         keep_session: me.auth.session_id.clone(),
     };
-    state.accounts.change_password(me.user.id, change).await?;
+    let generation = state.accounts.change_password(me.user.id, change).await?;
+    me.auth.move_to_generation(generation)?;
     if me.auth.client == ClientKind::Browser {
         me.auth.session.renew();
     }

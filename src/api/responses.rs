@@ -32,6 +32,17 @@ pub struct NotAuthenticated(Problem);
 )]
 pub struct CsrfFailed(Problem);
 
+/// A change to how the user logs in, from a session that has not proved its
+/// person within `REAUTHENTICATION_WINDOW_SECS` and without the password in
+/// the body; or the CSRF check.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "`reauthentication_required`: send the password, or re-authenticate first (`POST /accounts/reauthenticate`); or `csrf_failed`",
+    content_type = "application/problem+json"
+)]
+pub struct CsrfOrReauthentication(Problem);
+
 /// A JSON body that does not parse, or whose fields break a rule.
 #[derive(IntoResponses)]
 #[response(

@@ -10,7 +10,7 @@ use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 use super::{
     account_deletion, accounts, admin, docs, email_change, email_verification, fallback, health,
-    me, media, mfa, password, password_reset, profile, sessions,
+    me, media, mfa, password, password_reset, profile, reauthentication, sessions,
 };
 
 /// One path's methods, collected so that the 405 can name them.
@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         endpoint("/accounts/login").on(Method::POST, accounts::login),
         endpoint("/accounts/login/mfa").on(Method::POST, mfa::login_mfa),
         endpoint("/accounts/logout").on(Method::POST, accounts::logout),
+        endpoint("/accounts/reauthenticate").on(Method::POST, reauthentication::reauthenticate),
         endpoint("/accounts/me")
             .get(me::get_me)
             .on(Method::PATCH, me::patch_me)

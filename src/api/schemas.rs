@@ -23,8 +23,8 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 /// A user as clients see it (never a password hash).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "id": 1, "email": "ada@example.com", "username": "ada", "first_name": "Ada",
-    "last_name": "Lovelace", "is_staff": false,
+    "id": 1, "email": "ada@example.com", "email_verified": true, "has_usable_password": true,
+    "username": "ada", "first_name": "Ada", "last_name": "Lovelace", "is_staff": false,
     "date_joined": "2026-11-28T09:00:00Z", "last_login": "2026-11-28T09:00:00Z"
 }))]
 pub struct UserOut {
@@ -33,6 +33,9 @@ pub struct UserOut {
     /// Whether the address is proven the user's: a verification or an
     /// email-change link was followed.
     pub email_verified: bool,
+    /// False for an account that cannot log in with a password (it never
+    /// had one, or it was made unusable): it logs in another way.
+    pub has_usable_password: bool,
     pub username: String,
     pub first_name: String,
     pub last_name: String,
@@ -55,6 +58,7 @@ impl From<&crate::auth::sessions::SessionUser> for UserOut {
             id: u.id,
             email: u.email.clone(),
             email_verified: u.email_verified,
+            has_usable_password: u.has_usable_password,
             username: u.username.clone(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
@@ -199,8 +203,11 @@ pub struct TokenRequest {
 #[schema(example = json!({"new_email": "ada@example.org", "password": "correct horse battery staple"}))]
 pub struct EmailChangeRequest {
     pub new_email: String,
-    /// The account's current password.
-    pub password: String,
+    /// The account's current password. It may be left out by a session
+    /// re-authenticated within `REAUTHENTICATION_WINDOW_SECS` (`POST
+    /// /accounts/reauthenticate`, or a login that recent); otherwise it is
+    /// `403 reauthentication_required`.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -218,7 +225,11 @@ pub struct HealthResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"current_password": "correct horse battery staple", "new_password": "a new and longer passphrase"}))]
 pub struct PasswordChangeRequest {
-    pub current_password: String,
+    /// Required when the account has a usable password. An account without
+    /// one (`has_usable_password: false`) leaves it out to set a first
+    /// password, from a session re-authenticated within
+    /// `REAUTHENTICATION_WINDOW_SECS`.
+    pub current_password: Option<String>,
     pub new_password: String,
 }
 

@@ -8,11 +8,11 @@ use actix_identity::Identity;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::sessions::{
-    ClientKind, Lifetimes, SessionUser, CLIENT_KEY, CREATED_AT_KEY, GENERATION_KEY, LAST_SEEN_KEY,
-    REMEMBER_KEY, USER_KEY,
+    ClientKind, Lifetimes, SessionUser, AUTHENTICATED_AT_KEY, CLIENT_KEY, CREATED_AT_KEY,
+    GENERATION_KEY, LAST_SEEN_KEY, REMEMBER_KEY, USER_KEY,
 };
 use super::transport::Transport;
 use crate::error::ApiError;
@@ -43,6 +43,8 @@ pub struct Authenticated {
     pub session_id: Option<String>,
     /// The user as the store loaded it with the session, when it could.
     pub user: Option<SessionUser>,
+    /// When this session's person last proved who they are.
+    pub authenticated_at: Option<DateTime<Utc>>,
     pub session: Session,
 }
 
@@ -50,6 +52,22 @@ impl Authenticated {
     /// Ends this session (logout, or a user who can no longer log in).
     pub fn end(self) {
         self.session.purge();
+    }
+
+    /// Records a re-authentication of this session (it belongs to the
+    /// session, not to the user).
+    pub fn mark_authenticated(&self, at: DateTime<Utc>) -> Result<(), ApiError> {
+        self.session
+            .insert(AUTHENTICATED_AT_KEY, at.timestamp())
+            .map_err(|e| ApiError::internal(format!("session state: {e}")))
+    }
+
+    /// Keeps this session across a move of the user's generation (its own
+    /// password change), which ends every other.
+    pub fn move_to_generation(&self, generation: i32) -> Result<(), ApiError> {
+        self.session
+            .insert(GENERATION_KEY, generation)
+            .map_err(|e| ApiError::internal(format!("session state: {e}")))
     }
 }
 
@@ -99,6 +117,11 @@ fn check(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     Ok(Authenticated {
         user_id,
         generation: session.get(GENERATION_KEY).ok().flatten().unwrap_or(0),
+        authenticated_at: session
+            .get::<i64>(AUTHENTICATED_AT_KEY)
+            .ok()
+            .flatten()
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
         client: transport.as_ref().map_or(ClientKind::Browser, |t| t.client),
         session_id: transport.and_then(|t| t.session_id),
         user: session

@@ -272,6 +272,17 @@ fn matches(parsed: &PasswordHash, password: &str) -> bool {
         && constant_time_eq(&out, expected.as_bytes())
 }
 
+/// Whether a stored hash can ever verify a password: one of ours (a PHC
+/// string) or a usable Django format. An account made without a password,
+/// or whose password was made unusable, has none.
+pub fn is_usable(stored: &str) -> bool {
+    match super::django_hashes::kind(stored) {
+        super::django_hashes::Kind::Usable => true,
+        super::django_hashes::Kind::Unusable(_) => false,
+        super::django_hashes::Kind::NotDjango => PasswordHash::new(stored).is_ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

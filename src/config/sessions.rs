@@ -34,6 +34,9 @@ pub struct SessionSettings {
     pub max_per_user: usize,
     /// `GET /accounts/sessions` lists at most this many (the newest).
     pub list_limit: usize,
+    /// A session may change how its user logs in (email, password, second
+    /// factor, deletion) this long after a login or re-authentication.
+    pub reauthentication_window: Duration,
 }
 
 impl SessionSettings {
@@ -49,6 +52,7 @@ impl SessionSettings {
             load_cache_ttl: Duration::from_millis(env.parse("SESSION_CACHE_MILLIS", 1000)?),
             max_per_user: env.parse("MAX_SESSIONS_PER_USER", 1000)?,
             list_limit: env.parse("SESSION_LIST_LIMIT", 100)?,
+            reauthentication_window: env.secs("REAUTHENTICATION_WINDOW_SECS", 300)?,
         };
         // A cap of 0 would end each session as it starts.
         if settings.max_per_user == 0 || settings.list_limit == 0 {

@@ -149,6 +149,22 @@ pub fn set_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<()
     Ok(())
 }
 
+/// A new password chosen by its owner (a change or a reset): the session
+/// generation moves on in the same statement, so a login whose password
+/// check passed before this is refused afterwards, wherever its session
+/// is; the caller moves the session it keeps to the new generation.
+pub fn replace_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<User, ApiError> {
+    let target = users::table.find(id);
+    let changes = (
+        users::password.eq(hash),
+        users::session_generation.eq(users::session_generation + 1),
+    );
+    Ok(crate::on_backend!(conn, |c| diesel::update(target)
+        .set(changes)
+        .returning(User::as_returning())
+        .get_result(c))?)
+}
+
 /// Locks the user's row until the transaction ends (PostgreSQL; SQLite's
 /// write transactions hold the whole database already).
 pub fn lock(conn: &mut DbConnection, id: i32) -> Result<(), ApiError> {

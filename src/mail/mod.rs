@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use crate::config::MailSettings;
 use crate::db::models::User;
 use crate::db::outbox::NewMessage;
+use crate::domain::Email;
 use crate::error::ApiError;
 use templates::Templates;
 
@@ -40,6 +41,9 @@ pub enum Mail<'a> {
     EmailChangeRequested {
         new_email: &'a str,
     },
+    /// Notice to the owner of an address another account asked to change
+    /// to (`REQUIRE_EMAIL_VERIFICATION=true`, where the answer is 202).
+    EmailChangeAttempt,
     /// Notice to the old address when a change is confirmed.
     EmailChanged {
         new_email: &'a str,
@@ -62,6 +66,7 @@ impl Mail<'_> {
             Mail::EmailVerification { .. } => "email_verification",
             Mail::EmailChange { .. } => "email_change",
             Mail::EmailChangeRequested { .. } => "email_change_requested",
+            Mail::EmailChangeAttempt => "email_change_attempt",
             Mail::EmailChanged { .. } => "email_changed",
             Mail::PasswordChanged => "password_changed",
             Mail::SignupAttempt => "signup_attempt",
@@ -140,6 +145,7 @@ impl Mailer {
                 ("", &links.password_reset, Duration::ZERO, *new_email)
             }
             Mail::PasswordChanged
+            | Mail::EmailChangeAttempt
             | Mail::SignupAttempt
             | Mail::AccountDeleted
             | Mail::MfaEnabled
@@ -147,11 +153,21 @@ impl Mailer {
             | Mail::MfaRemoved => ("", &links.password_reset, Duration::ZERO, ""),
         };
         let link = link.replace("{token}", token);
-        let name = [&user.first_name, &user.username]
-            .into_iter()
-            .find(|s| !s.trim().is_empty())
-            .cloned()
-            .unwrap_or_else(|| user.email.clone());
+        // A name is text whoever holds the account typed: it goes only to
+        // the address that account proved is its own. Mail to an unverified
+        // or new address may reach someone else (a squatted address, one
+        // chosen by whoever holds a session), who is greeted by nobody.
+        let own_verified_address = user.email_verified
+            && Email::parse(to).is_ok_and(|e| e.canonical() == user.email_canonical);
+        let name = if own_verified_address {
+            [&user.first_name, &user.username]
+                .into_iter()
+                .find(|s| !s.trim().is_empty())
+                .cloned()
+                .unwrap_or_else(|| user.email.clone())
+        } else {
+            String::new()
+        };
         let rendered = self
             .templates
             .render(

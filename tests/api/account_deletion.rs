@@ -185,7 +185,15 @@ async fn deleting_ones_account_removes_everything_of_it(backend: Backend) {
 }
 
 async fn deletion_needs_the_password_and_csrf(backend: Backend) {
-    let app = spawn_app_with(backend, &[("LOGIN_FAILURES_PER_ACCOUNT", "3")]).await;
+    // No re-authentication window: the password is always needed.
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("LOGIN_FAILURES_PER_ACCOUNT", "3"),
+            ("REAUTHENTICATION_WINDOW_SECS", "0"),
+        ],
+    )
+    .await;
     let browser = app.browser();
     let email = browser.register().await;
     let delete = |password: &str, csrf: bool| {
@@ -205,7 +213,7 @@ async fn deletion_needs_the_password_and_csrf(backend: Backend) {
     browser
         .request(Method::DELETE, "/accounts/me", Some(&json!({})), true)
         .await
-        .problem(400, "validation_failed");
+        .problem(403, "reauthentication_required");
     app.send(
         app.client
             .delete(app.url("/accounts/me"))

@@ -14,6 +14,7 @@ both_backends!(
     an_address_taken_meanwhile_is_409_at_confirmation,
     a_confirmed_change_voids_the_old_address_tokens,
     a_password_change_voids_a_pending_email_change,
+    a_taken_address_is_not_revealed_when_verification_is_required,
 );
 
 async fn a_password_change_voids_a_pending_email_change(backend: Backend) {
@@ -110,7 +111,8 @@ async fn a_change_is_confirmed_by_the_new_address_and_told_to_the_old(backend: B
 
 async fn wrong_passwords_bad_and_taken_emails_are_refused(backend: Backend) {
     let smtp = SmtpServer::start();
-    let app = spawn_with_smtp(backend, &smtp, &[]).await;
+    // No re-authentication window: the password is always needed.
+    let app = spawn_with_smtp(backend, &smtp, &[("REAUTHENTICATION_WINDOW_SECS", "0")]).await;
     let (email, session) = app.register_app().await;
     let (other, _) = app.register_app().await;
     let change = |body: serde_json::Value| {
@@ -134,7 +136,7 @@ async fn wrong_passwords_bad_and_taken_emails_are_refused(backend: Backend) {
         .problem(409, "email_taken");
     change(json!({"new_email": app.unique_email()}))
         .await
-        .problem(400, "validation_failed");
+        .problem(403, "reauthentication_required");
     app.send(
         app.client
             .post(app.url("/accounts/email/change"))
@@ -219,4 +221,72 @@ async fn a_confirmed_change_voids_the_old_address_tokens(backend: Backend) {
     )
     .await
     .problem(400, "invalid_token");
+}
+
+/// With `REQUIRE_EMAIL_VERIFICATION=true` a taken new address answers as a
+/// free one does (no probe tells them apart); its owner is told, with no
+/// link, and nothing changes.
+async fn a_taken_address_is_not_revealed_when_verification_is_required(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_smtp(backend, &smtp, &[("REQUIRE_EMAIL_VERIFICATION", "true")]).await;
+    // Two verified accounts, as this mode makes them: register, follow
+    // the link, log in.
+    let mut tokens = Vec::new();
+    let mut emails = Vec::new();
+    for _ in 0..2 {
+        let email = app.unique_email();
+        let registered = app
+            .post_json(
+                "/accounts/register",
+                &json!({"email": email, "password": PASSWORD, "client": "app"}),
+            )
+            .await;
+        assert_eq!(registered.status, 202, "{}", registered.text);
+        let link = smtp.nth(&email, 1).await.token();
+        let verified = app
+            .post_json("/accounts/email/verify", &json!({"token": link}))
+            .await;
+        assert_eq!(verified.status, 200, "{}", verified.text);
+        let login = app.login_app(&email, PASSWORD).await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        tokens.push(login.json()["token"].as_str().unwrap().to_owned());
+        emails.push(email);
+    }
+    let (requester, owner) = (&emails[0], &emails[1]);
+    let me = app.bearer(&tokens[0]);
+    let change = |to: &str| {
+        let body = json!({"new_email": to, "password": PASSWORD});
+        let me = &me;
+        async move {
+            me.request(Method::POST, "/accounts/email/change", Some(&body))
+                .await
+        }
+    };
+    let free = change(&app.unique_email()).await;
+    // The owner's address, typed in another case: the same address.
+    let taken = change(&owner.to_uppercase()).await;
+    assert_eq!(free.status, 202, "{}", free.text);
+    assert_eq!(taken.status, 202, "{}", taken.text);
+    assert_eq!(free.text, taken.text);
+    let notice = smtp
+        .nth_with_subject(owner, "Someone tried to use your address", 1)
+        .await;
+    assert!(!notice.has_token_line(), "no link: {}", notice.text);
+    assert!(notice.text.contains(owner), "{}", notice.text);
+    // The requester is told of both requests alike.
+    let asked = smtp
+        .wait_for(requester, 3)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains("about to change"))
+        .count();
+    assert_eq!(asked, 2);
+    // Nothing changed on either side.
+    for (token, email) in tokens.iter().zip(&emails) {
+        let user = app.bearer(token).get("/accounts/me").await.json();
+        assert_eq!(user["user"]["email"], email.as_str(), "{user}");
+    }
+    let links = smtp.messages_to(owner);
+    let links = links.iter().filter(|m| m.has_token_line()).count();
+    assert_eq!(links, 1, "the owner got only the registration's link");
 }

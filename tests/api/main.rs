@@ -2,6 +2,7 @@
 //! session store, and again on PostgreSQL + Redis when TEST_DATABASE_URL
 //! and TEST_REDIS_URL are set.
 
+mod authenticator;
 mod helpers;
 mod images;
 mod smtp;
@@ -20,8 +21,10 @@ mod django_passwords;
 mod email_change;
 mod email_verification;
 mod login;
+mod logins_in_flight;
 mod logout;
 mod mail_delivery;
+mod mail_greetings;
 mod me;
 mod mfa;
 mod openapi;
@@ -31,6 +34,7 @@ mod picture_uploads;
 mod profile;
 mod purge;
 mod query_plans;
+mod reauthentication;
 mod register;
 mod registration_limit;
 mod requests;

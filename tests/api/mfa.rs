@@ -4,14 +4,13 @@
 //! turning it off, staff removing it, and the notices. Codes are computed
 //! here from the secret the setup returned, as an authenticator app would.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use accounts::auth::totp;
 
 use crate::admin::staff;
+use crate::authenticator::{decode_secret, enrolled, steady_step};
 use crate::both_backends;
 use crate::helpers::{fresh_database, Backend, TestApp, PASSWORD};
 use crate::smtp::{spawn_with_smtp, SmtpServer};
@@ -27,55 +26,6 @@ both_backends!(
     turning_it_off_needs_the_password_and_staff_can_remove_it,
     a_password_reset_does_not_bypass_the_second_factor,
 );
-
-/// The current 30-second step, after waiting out the last seconds of
-/// one (so that a test's codes are not computed across a boundary).
-async fn steady_step() -> u64 {
-    loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        if now % 30 < 26 {
-            return now / 30;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
-}
-
-fn decode_secret(base32: &str) -> Vec<u8> {
-    totp_rs::Secret::try_from_base32(base32)
-        .expect("a base32 secret")
-        .as_ref()
-        .to_vec()
-}
-
-/// Registers an app user and turns TOTP on: (email, token, secret, codes).
-async fn enrolled(app: &TestApp) -> (String, String, Vec<u8>, Vec<String>) {
-    let (email, token) = app.register_app().await;
-    let me = app.bearer(&token);
-    let setup = me
-        .request(Method::POST, "/accounts/mfa/totp/setup", None)
-        .await;
-    assert_eq!(setup.status, 200, "{}", setup.text);
-    let secret = decode_secret(setup.json()["secret"].as_str().unwrap());
-    let step = steady_step().await;
-    let confirm = me
-        .request(
-            Method::POST,
-            "/accounts/mfa/totp/confirm",
-            Some(&json!({"code": totp::code_at(&secret, step)})),
-        )
-        .await;
-    assert_eq!(confirm.status, 200, "{}", confirm.text);
-    let codes = confirm.json()["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (email, token, secret, codes)
-}
 
 /// Forgets the last accepted step, as if the confirmation were long ago.
 async fn age_device(app: &TestApp) {
@@ -113,6 +63,15 @@ async fn enrolment_needs_a_right_code_and_mails_a_notice(backend: Backend) {
     let app = spawn_with_smtp(backend, &smtp, &[("MFA_ISSUER", "Example Co")]).await;
     let (email, token) = app.register_app().await;
     let me = app.bearer(&token);
+    // Nobody plants a factor on an address they have not proved.
+    me.request(Method::POST, "/accounts/mfa/totp/setup", None)
+        .await
+        .problem(403, "email_not_verified");
+    let link = smtp.nth(&email, 1).await.token();
+    let verified = app
+        .post_json("/accounts/email/verify", &json!({"token": link}))
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
     assert_eq!(
         status(&app, &token).await,
         json!({"totp_enabled": false, "recovery_codes_remaining": 0})

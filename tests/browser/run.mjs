@@ -397,6 +397,16 @@ try {
     assert(await page.locator("#me-email").innerText() === newEmail, "still logged in, as the new address");
   });
 
+  await step("re-authentication: a wrong password is refused, the right one confirms the session", async () => {
+    const form = page.locator("#reauth-form");
+    await form.locator("input[name=password]").fill("not the password");
+    await form.locator("button").click();
+    await messageHas("validation_failed");
+    await form.locator("input[name=password]").fill(NEW_PASSWORD);
+    await form.locator("button").click();
+    await page.waitForFunction(() => document.querySelector("#reauth-status").innerText.startsWith("Confirmed until"));
+  });
+
   let totpSecret;
   let recoveryCodes;
   await step("two-factor: setup draws a QR code; a wrong code is refused, the right one turns it on", async () => {
@@ -523,15 +533,13 @@ try {
     await docs.screenshot({ path: join(ARTIFACTS, "docs-1-me.png"), fullPage: true });
   });
 
-  await step("Try it out: my second factor, and a setup", async () => {
+  await step("Try it out: my second factor; no setup before the address is verified", async () => {
     const { status, block } = await tryOut("operations-mfa-get_mfa");
     assert(status === "200", `GET /accounts/mfa answered ${status}`);
     assert((await responseBody(block)).includes("totp_enabled"), "the status body");
-    const setup = await tryOut("operations-mfa-setup_totp");
-    assert(setup.status === "200", `setup answered ${setup.status}`);
-    assert((await responseBody(setup.block)).includes("otpauth://totp/"), "the otpauth URL");
-    const confirm = await tryOut("operations-mfa-confirm_totp", { code: "000000" });
-    assert(confirm.status === "400", `confirm with a wrong code answered ${confirm.status}`);
+    const setup = await tryOut("operations-mfa-setup_totp", {});
+    assert(setup.status === "403", `setup answered ${setup.status}`);
+    assert((await responseBody(setup.block)).includes("email_not_verified"), "email_not_verified");
   });
 
   await step("Try it out: logout sends the CSRF header", async () => {
@@ -594,6 +602,17 @@ try {
     assert(status === "409", `send verification answered ${status}`);
     const shown = await responseBody(block);
     assert(shown.includes("email_already_verified"), shown);
+  });
+
+  await step("Try it out: re-authenticate, then a TOTP setup", async () => {
+    const reauth = await tryOut("operations-me-reauthenticate", { password: PASSWORD });
+    assert(reauth.status === "200", `reauthenticate answered ${reauth.status}: ${await responseBody(reauth.block)}`);
+    assert((await responseBody(reauth.block)).includes("reauthenticated_until"), "reauthenticated_until");
+    const setup = await tryOut("operations-mfa-setup_totp", {});
+    assert(setup.status === "200", `setup answered ${setup.status}: ${await responseBody(setup.block)}`);
+    assert((await responseBody(setup.block)).includes("otpauth://totp/"), "the otpauth URL");
+    const confirm = await tryOut("operations-mfa-confirm_totp", { code: "000000" });
+    assert(confirm.status === "400", `confirm with a wrong code answered ${confirm.status}`);
   });
 
   let docsResetLink;

@@ -39,6 +39,10 @@ pub const REMEMBER_KEY: &str = "remember";
 /// user's moves on (deactivation, staff ending their sessions), the
 /// session is refused, whether or not the store still holds it.
 pub const GENERATION_KEY: &str = "generation";
+/// When the session's person last proved who they are (Unix seconds): the
+/// login that started it, or a later re-authentication. A session from
+/// before v3 has none, and counts as not recently authenticated.
+pub const AUTHENTICATED_AT_KEY: &str = "authenticated_at";
 /// The session's user, put into the state by the store when it loads the
 /// session (the embedded store joins it in the same query; the Redis store
 /// reads its cached copy in the same round trip). Never written back.
@@ -63,6 +67,14 @@ pub struct SessionUser {
     /// before the first deactivation.
     #[serde(default)]
     pub session_generation: i32,
+    /// Absent in a copy cached before v3: read as usable, which every
+    /// account registered with a password is.
+    #[serde(default = "usable_by_default")]
+    pub has_usable_password: bool,
+}
+
+fn usable_by_default() -> bool {
+    true
 }
 
 impl SessionUser {
@@ -82,6 +94,7 @@ impl SessionUser {
             last_login: None,
             email_verified: false,
             session_generation: i32::MAX,
+            has_usable_password: false,
         }
     }
 }
@@ -100,6 +113,7 @@ impl From<&crate::db::models::User> for SessionUser {
             last_login: u.last_login,
             email_verified: u.email_verified,
             session_generation: u.session_generation,
+            has_usable_password: crate::auth::passwords::is_usable(&u.password),
         }
     }
 }
@@ -162,6 +176,10 @@ pub fn new_state(user_id: i32, client: ClientKind, now: DateTime<Utc>) -> State 
         ),
         (CREATED_AT_KEY.to_owned(), json(now.timestamp().into())),
         (LAST_SEEN_KEY.to_owned(), json(now.timestamp().into())),
+        (
+            AUTHENTICATED_AT_KEY.to_owned(),
+            json(now.timestamp().into()),
+        ),
     ])
 }
 
