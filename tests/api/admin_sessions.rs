@@ -166,6 +166,20 @@ async fn deactivation_ends_every_session_on_another_instance_at_once(backend: Ba
     )
     .await
     .problem(400, "validation_failed");
+    // The sender decides a reset request later: let it decide while the
+    // account is inactive (under load it may not have yet).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while a
+        .count_sql("SELECT COUNT(*) AS n FROM password_reset_requests")
+        .await
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reset request was never handled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Back on: login works, the old sessions stay dead.
     let on = call(
