@@ -21,6 +21,7 @@ mod email_change;
 mod email_verification;
 mod login;
 mod logout;
+mod lookalike_addresses;
 mod mail_delivery;
 mod me;
 mod mfa;
