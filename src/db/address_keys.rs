@@ -36,6 +36,9 @@ pub fn rekey_pending(conn: &mut DbConnection) -> Result<usize, ApiError> {
                 .order(pending::user_id)
                 .limit(BATCH)
                 .load(conn)?;
+            if ids.is_empty() {
+                return Ok((0, false));
+            }
             let mut done = 0;
             for &id in &ids {
                 done += usize::from(rekey(conn, id)?);
