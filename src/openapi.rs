@@ -12,7 +12,7 @@ use crate::error::Problem;
     info(
         title = "accounts",
         description = "User accounts as a service: register, log in, read and edit \"me\", log out.\n\n\
-            Browser clients use the `sessionid` cookie and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
+            Browser clients use the session cookie (`__Host-sessionid` with `COOKIE_SECURE=true`, `sessionid` over plain HTTP) and must send `X-CSRFToken` (from `GET /accounts/csrf`) \
             on unsafe methods; app clients log in with `\"client\": \"app\"` and send `Authorization: Bearer <token>`. \
             A browser session's cookie ends with the browser, and the session after `SESSION_IDLE_TIMEOUT_SECS` idle \
             (30 minutes) or `SESSION_ABSOLUTE_TIMEOUT_SECS` (8 hours); with `\"remember\": true` at login or register it \
@@ -92,7 +92,7 @@ impl Modify for SecuritySchemes {
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "sessionid",
-                "Browser session cookie, set by login and register. Unsafe methods also need the X-CSRFToken header.",
+                "Browser session cookie, set by login and register: `sessionid` over plain HTTP, `__Host-sessionid` with `COOKIE_SECURE=true`. Unsafe methods also need the X-CSRFToken header.",
             ))),
         );
         components.add_security_scheme(

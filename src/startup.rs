@@ -25,7 +25,7 @@ use crate::auth::mfa_logins::MfaLogins;
 use crate::auth::passwords::Passwords;
 use crate::auth::sessions::{DbStore, Lifetimes, RedisStore, Sessions};
 use crate::auth::throttle::LoginThrottle;
-use crate::auth::transport::{session_transport, CookieKey, SESSION_COOKIE};
+use crate::auth::transport::{session_cookie_name, session_transport, CookieKey};
 use crate::background::{spawn_media_sweeper, spawn_purger, MailWorker};
 use crate::config::{SameSite as SameSiteSetting, Settings};
 use crate::db::Db;
@@ -172,7 +172,11 @@ impl Application {
             accounts,
             settings: settings.clone(),
         });
-        let cookie_key = web::Data::new(CookieKey(key.clone()));
+        let session_cookie = session_cookie_name(settings.http.cookie_secure);
+        let cookie_key = web::Data::new(CookieKey {
+            key: key.clone(),
+            session_cookie,
+        });
         // For the transport middleware, which picks among several session
         // cookies by whether their sessions are live.
         let session_store = web::Data::new(sessions.clone());
@@ -194,7 +198,9 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
-                .cookie_name(SESSION_COOKIE.to_owned())
+                .cookie_name(session_cookie.to_owned())
+                .cookie_path("/".to_owned())
+                .cookie_domain(None)
                 .cookie_http_only(true)
                 .cookie_secure(cookie_secure)
                 .cookie_same_site(same_site)

@@ -219,8 +219,9 @@ def main():
         email = "ada@production.example"
         reply = browser.send(a.base, "POST", "/accounts/register", {"email": email, "password": PASSWORD})
         check(reply.status == 201, "register on A")
-        cookie_line = next(l for l in reply.headers.get_all("Set-Cookie") if l.startswith("sessionid="))
-        check("Secure" in cookie_line and "HttpOnly" in cookie_line, "the session cookie is Secure and HttpOnly")
+        cookie_line = next(l for l in reply.headers.get_all("Set-Cookie") if l.startswith("__Host-sessionid="))
+        check("Secure" in cookie_line and "HttpOnly" in cookie_line and "Path=/" in cookie_line
+              and "Domain" not in cookie_line, "the session cookie is __Host-: Secure, HttpOnly, Path=/, no Domain")
         token = request(a.base, "POST", "/accounts/login",
                         {"email": email, "password": PASSWORD, "client": "app"}).json()["token"]
         check(browser.send(b.base, "GET", "/accounts/me").status == 200, "the cookie from A works on B")
@@ -256,7 +257,7 @@ def main():
         check(request(a.base, "GET", "/metrics").status == 200, "/metrics answers")
 
         # 2. Logs.
-        secrets = [PASSWORD, NEW_PASSWORD, token, second, browser.cookies["sessionid"], SECRET_KEY]
+        secrets = [PASSWORD, NEW_PASSWORD, token, second, browser.cookies["__Host-sessionid"], SECRET_KEY]
         for instance in (a, b):
             lines = [l for l in open(instance.log_path).read().splitlines() if l.strip()]
             parsed = [json.loads(l) for l in lines]
@@ -280,7 +281,7 @@ def main():
                   and me.headers.get("Content-Type") == "application/problem+json",
                   f"{instance.name}: a token request is 503 problem+json while Redis is down")
             reply = browser.send(instance.base, "GET", "/accounts/me")
-            check(reply.status == 503 and "sessionid" in browser.cookies and not reply.headers.get_all("Set-Cookie"),
+            check(reply.status == 503 and "__Host-sessionid" in browser.cookies and not reply.headers.get_all("Set-Cookie"),
                   f"{instance.name}: a cookie request is 503 and keeps its cookie")
             check(request(instance.base, "GET", "/healthz").status == 200, f"{instance.name}: /healthz stays 200")
         redis = start_redis(redis_port, redis_dir)

@@ -140,9 +140,12 @@ impl Accounts {
                 ["Ensure this value is at least 1.".to_owned()],
             );
         }
+        // NFKC, as stored addresses are: a look-alike term (a fullwidth or
+        // KELVIN SIGN letter) finds the plain address; case is ignored by
+        // the search itself.
         let search = query
             .search
-            .map(|s| s.trim().to_owned())
+            .map(|s| crate::domain::email::nfkc(s.trim()).trim().to_owned())
             .filter(|s| !s.is_empty());
         if search
             .as_ref()

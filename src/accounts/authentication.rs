@@ -10,7 +10,6 @@ use crate::auth::sessions::{new_state, with_generation, ClientKind, SessionUser}
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password_policy::MAX_LENGTH;
-use crate::domain::Email;
 use crate::error::{ApiError, FieldErrors};
 use crate::foreground;
 use crate::metrics::LoginOutcome;
@@ -163,8 +162,7 @@ impl Accounts {
                 format!("Ensure this field has no more than {MAX_LENGTH} characters."),
             ));
         }
-        let canonical =
-            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        let canonical = crate::domain::email::fold_address(email);
         // Counted as in flight from here: parallel guesses cannot all slip
         // in before the first one is counted.
         let attempt = self.throttle.begin(&canonical, client_ip).await?;

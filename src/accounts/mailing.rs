@@ -9,6 +9,7 @@ use crate::auth::tokens::{mail_token, mail_token_hash};
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::models::User;
 use crate::db::{outbox, users, DbConnection};
+use crate::domain::email;
 use crate::error::ApiError;
 use crate::mail::{Mail, Mailer};
 
@@ -31,7 +32,9 @@ pub(super) fn issue_token(
     // transactions are already serial.
     users::lock(conn, user.id)?;
     let since = now - chrono::Duration::from_std(settings.resend_interval).unwrap_or_default();
-    if email_tokens::issued_since(conn, to, purpose, since)? {
+    // The interval is per address as every rule compares it: case-folded.
+    let key = email::fold_address(to);
+    if email_tokens::issued_since(conn, &key, purpose, since)? {
         return Ok(None);
     }
     let ttl = match purpose {
@@ -51,6 +54,7 @@ pub(super) fn issue_token(
         user.id,
         purpose,
         to,
+        &key,
         now,
         expires_at,
     )?;

@@ -8,10 +8,17 @@
 //! `X-CSRFToken` header must equal the `csrftoken` cookie on every unsafe
 //! method that carries the session cookie).
 //!
-//! A request may carry several `sessionid` cookies (a stale one, or one
+//! The session cookie is `__Host-sessionid` with `COOKIE_SECURE=true`
+//! (browsers accept that name only from the host itself, over HTTPS, with
+//! `Path=/` and no `Domain`: no sibling subdomain can plant one) and
+//! `sessionid` over plain HTTP (development).
+//!
+//! A request may carry several session cookies (a stale one, or one
 //! planted for a parent domain by a sibling subdomain: cookie tossing).
-//! Whatever their order, the one that verifies and is live is the one
-//! actix-session is shown; two live ones are ambiguous, and neither is.
+//! Names are compared as actix reads them, percent-decoded, so
+//! `%73essionid` is one of them too. Whatever their order, the one that
+//! verifies and is live is the one actix-session is shown; two live ones
+//! are ambiguous, and neither is.
 
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::body::MessageBody;
@@ -28,13 +35,30 @@ use super::sessions::{ClientKind, Sessions};
 use super::tokens::{constant_time_eq, session_id};
 use crate::error::ApiError;
 
+/// The session cookie over plain HTTP.
 pub const SESSION_COOKIE: &str = "sessionid";
+/// The session cookie with `COOKIE_SECURE=true`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sessionid";
 pub const CSRF_COOKIE: &str = "csrftoken";
 pub const CSRF_HEADER: &str = "x-csrftoken";
 
-/// The key that signs session cookies, derived from `SECRET_KEY`.
+/// The key that signs session cookies, derived from `SECRET_KEY`, and
+/// the session cookie's name.
 #[derive(Clone)]
-pub struct CookieKey(pub Key);
+pub struct CookieKey {
+    pub key: Key,
+    pub session_cookie: &'static str,
+}
+
+/// The session cookie's name: `__Host-` only where the cookie is `Secure`
+/// (browsers refuse a `__Host-` cookie that is not).
+pub fn session_cookie_name(cookie_secure: bool) -> &'static str {
+    if cookie_secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The request's transport, put into the request's extensions.
 #[derive(Clone, Debug)]
@@ -66,9 +90,9 @@ pub async fn session_transport(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let key = req
+    let (key, name) = req
         .app_data::<web::Data<CookieKey>>()
-        .map(|k| k.0.clone())
+        .map(|k| (k.key.clone(), k.session_cookie))
         .ok_or_else(|| ApiError::internal("cookie key not configured"))?;
 
     if let Some(token) = bearer_token(req.headers()).map(str::to_owned) {
@@ -80,10 +104,9 @@ pub async fn session_transport(
         };
         if plausible_key(&token) {
             let mut jar = CookieJar::new();
-            jar.signed_mut(&key)
-                .add(Cookie::new(SESSION_COOKIE, token.clone()));
-            if let Some(signed) = jar.get(SESSION_COOKIE) {
-                let header = format!("{SESSION_COOKIE}={}", signed.value());
+            jar.signed_mut(&key).add(Cookie::new(name, token.clone()));
+            if let Some(signed) = jar.get(name) {
+                let header = format!("{name}={}", signed.value());
                 if let Ok(value) = HeaderValue::from_str(&header) {
                     req.headers_mut().insert(COOKIE, value);
                     transport.session_id = Some(session_id(&token));
@@ -96,8 +119,8 @@ pub async fn session_transport(
         return Ok(res);
     }
 
-    keep_one_session_cookie(&mut req, &key).await;
-    let session_cookie = req.cookie(SESSION_COOKIE);
+    keep_one_session_cookie(&mut req, &key, name).await;
+    let session_cookie = req.cookie(name);
     if is_unsafe(req.method()) && session_cookie.is_some() {
         let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
         let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -115,9 +138,7 @@ pub async fn session_transport(
     let session_id = session_cookie.and_then(|cookie| {
         let mut jar = CookieJar::new();
         jar.add_original(cookie);
-        jar.signed(&key)
-            .get(SESSION_COOKIE)
-            .map(|c| session_id(c.value()))
+        jar.signed(&key).get(name).map(|c| session_id(c.value()))
     });
     req.extensions_mut().insert(Transport {
         client: ClientKind::Browser,
@@ -130,14 +151,14 @@ pub async fn session_transport(
         .get::<PersistentCookie>()
         .copied();
     if let Some(persistent) = persistent {
-        make_persistent(res.headers_mut(), persistent.max_age_secs);
+        make_persistent(res.headers_mut(), name, persistent.max_age_secs);
     }
     Ok(res)
 }
 
 /// Gives the session cookie being set (not one being removed) a Max-Age:
 /// a remembered session outlives the browser.
-fn make_persistent(headers: &mut HeaderMap, max_age_secs: i64) {
+fn make_persistent(headers: &mut HeaderMap, name: &str, max_age_secs: i64) {
     let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).cloned().collect();
     if cookies.is_empty() {
         return;
@@ -148,7 +169,7 @@ fn make_persistent(headers: &mut HeaderMap, max_age_secs: i64) {
             .to_str()
             .ok()
             .and_then(|v| Cookie::parse(v.to_owned()).ok())
-            .filter(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+            .filter(|c| c.name() == name && !c.value().is_empty())
             .and_then(|mut c| {
                 c.set_max_age(CookieDuration::seconds(max_age_secs));
                 HeaderValue::from_str(&c.to_string()).ok()
@@ -157,37 +178,39 @@ fn make_persistent(headers: &mut HeaderMap, max_age_secs: i64) {
     }
 }
 
-/// The session key a `sessionid` cookie's value carries, if its signature
-/// verifies.
-fn verified_key(value: &str, key: &Key) -> Option<String> {
+/// The session key a session cookie's value carries, if its signature
+/// verifies (the name is part of what is signed).
+fn verified_key(value: &str, key: &Key, name: &str) -> Option<String> {
     let mut jar = CookieJar::new();
-    jar.add_original(Cookie::new(SESSION_COOKIE, value.to_owned()));
-    jar.signed(key)
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
+    jar.add_original(Cookie::new(name.to_owned(), value.to_owned()));
+    jar.signed(key).get(name).map(|c| c.value().to_owned())
 }
 
-/// At most this many `sessionid` cookies are looked at (each costs a
+/// At most this many session cookies are looked at (each costs a
 /// signature check, and a verified one a store load); a request with more
 /// is answered as if it had none that verifies.
 const MAX_SESSION_COOKIES: usize = 4;
 
-/// When the request carries more than one `sessionid` cookie, rewrites its
+/// When the request carries more than one session cookie (by decoded
+/// name, as actix reads them), rewrites its
 /// `Cookie` header to hold only the one that verifies and is live. When
 /// none does, or when two live sessions compete (an attacker's own session
 /// planted beside the user's would otherwise swap accounts under them),
-/// the request keeps a `sessionid` that verifies as nothing: no session,
-/// and the CSRF rule still applies. Runs before anything reads the
+/// the request keeps a session cookie that verifies as nothing: no
+/// session, and the CSRF rule still applies. Runs before anything reads the
 /// request's cookies, which actix caches at the first read.
-async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
-    // The common case, one session cookie or none, costs a substring count.
-    let mentions: usize = req
+async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key, name: &str) {
+    // The common case, one session cookie or none and no encoded name,
+    // costs a substring count. A `%` may hide a name (`%73essionid`):
+    // then every name is decoded and compared.
+    let (mentions, encoded) = req
         .headers()
         .get_all(COOKIE)
         .filter_map(|v| v.to_str().ok())
-        .map(|v| v.matches(SESSION_COOKIE).count())
-        .sum();
-    if mentions < 2 {
+        .fold((0, false), |(n, encoded), v| {
+            (n + v.matches(name).count(), encoded || v.contains('%'))
+        });
+    if mentions < 2 && !encoded {
         return;
     }
     let pieces: Vec<String> = req
@@ -202,7 +225,7 @@ async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
     let session_value = |piece: &str| {
         Cookie::parse_encoded(piece.to_owned())
             .ok()
-            .filter(|c| c.name() == SESSION_COOKIE)
+            .filter(|c| c.name() == name)
             .map(|c| c.value().to_owned())
     };
     let mut candidates: Vec<String> = Vec::new();
@@ -220,7 +243,7 @@ async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
     if candidates.len() <= MAX_SESSION_COOKIES {
         let sessions = req.app_data::<web::Data<Sessions>>().cloned();
         for value in &candidates {
-            let Some(session_key) = verified_key(value, key) else {
+            let Some(session_key) = verified_key(value, key, name) else {
                 continue;
             };
             let Ok(session_key) = SessionKey::try_from(session_key) else {
@@ -250,7 +273,7 @@ async fn keep_one_session_cookie(req: &mut ServiceRequest, key: &Key) {
         .into_iter()
         .filter(|p| session_value(p).is_none())
         .collect();
-    kept.push(Cookie::new(SESSION_COOKIE, chosen).encoded().to_string());
+    kept.push(Cookie::new(name, chosen).encoded().to_string());
     if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
         req.headers_mut().remove(COOKIE);
         req.headers_mut().insert(COOKIE, value);

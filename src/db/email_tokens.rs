@@ -38,7 +38,7 @@ impl Purpose {
 pub struct EmailToken {
     pub id: i32,
     pub user_id: i32,
-    /// The address the token was sent to, canonical.
+    /// The address the token was sent to, as mailed.
     pub email: String,
 }
 
@@ -49,18 +49,22 @@ struct NewToken<'a> {
     user_id: i32,
     purpose: &'a str,
     email: &'a str,
+    email_canonical: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
 }
 
-/// Stores a new token, voiding the user's older unspent ones of the same
+/// Stores a new token for `email` (whose key for the resend interval is
+/// `email_canonical`), voiding the user's older unspent ones of the same
 /// purpose (only the newest link works).
+#[allow(clippy::too_many_arguments)]
 pub fn issue(
     conn: &mut DbConnection,
     token_hash: &str,
     user_id: i32,
     purpose: Purpose,
     email: &str,
+    email_canonical: &str,
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<(), ApiError> {
@@ -71,6 +75,7 @@ pub fn issue(
             user_id,
             purpose: purpose.as_str(),
             email,
+            email_canonical,
             created_at: now,
             expires_at,
         })
@@ -78,17 +83,18 @@ pub fn issue(
     Ok(())
 }
 
-/// Whether a token of this purpose was sent to `email` after `since` (the
-/// resend interval is per address and purpose).
+/// Whether a token of this purpose was sent to the address whose
+/// canonical form is `email_canonical` after `since` (the resend interval
+/// is per address, compared case-folded, and purpose).
 pub fn issued_since(
     conn: &mut DbConnection,
-    email: &str,
+    email_canonical: &str,
     purpose: Purpose,
     since: NaiveDateTime,
 ) -> Result<bool, ApiError> {
     let found = diesel::select(diesel::dsl::exists(
         email_tokens::table
-            .filter(email_tokens::email.eq(email))
+            .filter(email_tokens::email_canonical.eq(email_canonical))
             .filter(email_tokens::purpose.eq(purpose.as_str()))
             .filter(email_tokens::created_at.gt(since)),
     ))

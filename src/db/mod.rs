@@ -16,6 +16,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod address_keys;
 mod batches;
 pub mod django_imports;
 pub mod email_tokens;
@@ -237,18 +238,30 @@ impl Db {
             DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
             DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
         };
+        // Instances starting together take turns (a migration that
+        // creates an extension, say, must not run twice at once; nor may
+        // two re-key the same addresses).
+        if let DbConnection::Postgresql(pg) = &mut conn.conn {
+            pg.batch_execute(MIGRATION_LOCK)?;
+        }
         let applied = match &mut conn.conn {
-            // Instances starting together take turns (a migration that
-            // creates an extension, say, must not run twice at once).
-            DbConnection::Postgresql(pg) => {
-                pg.batch_execute(MIGRATION_LOCK)?;
-                let applied = pg.run_pending_migrations(migrations).map(versions);
-                pg.batch_execute(MIGRATION_UNLOCK)?;
-                applied
-            }
+            DbConnection::Postgresql(pg) => pg.run_pending_migrations(migrations).map(versions),
             DbConnection::Sqlite(lite) => lite.run_pending_migrations(migrations).map(versions),
+        }
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+        let rekeyed = match &applied {
+            Ok(_) => address_keys::rekey_pending(&mut conn.conn)
+                .map_err(|e| anyhow::anyhow!("re-keying stored email addresses failed: {e}")),
+            Err(_) => Ok(0),
         };
-        applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+        if let DbConnection::Postgresql(pg) = &mut conn.conn {
+            pg.batch_execute(MIGRATION_UNLOCK)?;
+        }
+        let rekeyed = rekeyed?;
+        if rekeyed > 0 {
+            tracing::info!(users = rekeyed, "re-keyed stored email addresses (NFKC)");
+        }
+        applied
     }
 
     pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {

@@ -57,6 +57,13 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        email_canonical -> Text,
+    }
+}
+
+diesel::table! {
+    email_rekey_pending (user_id) {
+        user_id -> Integer,
     }
 }
 

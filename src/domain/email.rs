@@ -1,4 +1,12 @@
-//! Email addresses: trimmed, domain lower-cased, matched case-insensitively.
+//! Email addresses: NFKC-normalised and trimmed, domain lower-cased,
+//! matched by their case-folded form.
+//!
+//! NFKC comes first, before any check: a compatibility character (U+212A
+//! KELVIN SIGN, fullwidth letters, ligatures) becomes its plain form, so
+//! what is stored and mailed is the address a mail server delivers to, and
+//! a look-alike cannot hold a key that differs from what it is stored as.
+
+use icu_normalizer::ComposingNormalizerBorrowed;
 
 /// A syntactically valid, normalised email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,20 +16,56 @@ pub struct Email {
 
 const MAX_LEN: usize = 254;
 const MAX_LOCAL_LEN: usize = 64;
+/// Input longer than this is refused before it is normalised (NFKC may
+/// compose a little, so the bound on the result is checked again after).
+const MAX_RAW_LEN: usize = 4 * MAX_LEN;
+
+/// Unicode NFKC (compiled-in data, no allocation for text already in it).
+pub fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    ComposingNormalizerBorrowed::new_nfkc().normalize(text)
+}
+
+/// The key under which every rule compares addresses: NFKC, then a
+/// context-free full case folding (each character upper-cased, then
+/// lower-cased), then NFKC again because case mapping can leave text that
+/// is not normalised (`İ` lower-cases to `i` plus a combining dot).
+/// Upper-then-lower folds what plain lower-casing keeps apart (`ß` and
+/// `ss`, final `ς` and `σ`, `ǅ` and `ǆ`), as Unicode's NFKC_Casefold does
+/// for every address a mail system accepts; it may join two mailboxes a
+/// server would keep apart, never split one, which is the safe direction
+/// for uniqueness and limits.
+pub fn fold(text: &str) -> String {
+    let folded: String = nfkc(text)
+        .chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect();
+    nfkc(&folded).into_owned()
+}
+
+/// The key of any text given as an address: its canonical form when it
+/// is one, else the folded text (a login with a malformed email is still
+/// throttled, and an old row that does not parse still has one key).
+pub fn fold_address(text: &str) -> String {
+    Email::parse(text).map_or_else(|_| fold(text.trim()), |e| e.canonical())
+}
 
 impl Email {
-    /// Trims surrounding space and lower-cases the domain (the local part is
-    /// kept as typed, as Django's `normalize_email` does).
+    /// NFKC-normalises, trims surrounding space and lower-cases the domain
+    /// (the local part keeps its case, as Django's `normalize_email` does).
     pub fn parse(raw: &str) -> Result<Self, String> {
         let invalid = || "Enter a valid email address.".to_owned();
-        let trimmed = raw.trim();
+        let too_long = || format!("Ensure this field has no more than {MAX_LEN} characters.");
+        if raw.chars().count() > MAX_RAW_LEN {
+            return Err(too_long());
+        }
+        let normalized = nfkc(raw);
+        let trimmed = normalized.trim();
         if trimmed.is_empty() {
             return Err("This field may not be blank.".into());
         }
         if trimmed.chars().count() > MAX_LEN {
-            return Err(format!(
-                "Ensure this field has no more than {MAX_LEN} characters."
-            ));
+            return Err(too_long());
         }
         let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
         if local.is_empty() || local.len() > MAX_LOCAL_LEN || !local.chars().all(valid_local_char) {
@@ -44,10 +88,10 @@ impl Email {
         &self.normalized
     }
 
-    /// The form used for uniqueness and look-ups: `A@X.com` and `a@x.com`
-    /// are one account.
+    /// The form used for uniqueness, look-ups and every per-address limit:
+    /// `A@X.com` and `a@x.com` are one account (see `fold`).
     pub fn canonical(&self) -> String {
-        self.normalized.to_lowercase()
+        fold(&self.normalized)
     }
 
     pub fn local_part(&self) -> &str {
@@ -87,6 +131,36 @@ mod tests {
     }
 
     #[test]
+    fn compatibility_characters_become_their_plain_form() {
+        // U+212A KELVIN SIGN, fullwidth letters and a fullwidth "@".
+        let kelvin = Email::parse("\u{212A}ate@example.org").unwrap();
+        assert_eq!(kelvin.as_str(), "Kate@example.org");
+        assert_eq!(kelvin.canonical(), "kate@example.org");
+        let wide = Email::parse("\u{FF4B}\u{FF41}te\u{FF20}\u{FF25}xample.org").unwrap();
+        assert_eq!(wide.as_str(), "kate@example.org");
+        // Decomposed and composed accents are one address.
+        assert_eq!(
+            Email::parse("jose\u{301}@x.org").unwrap().as_str(),
+            "jos\u{e9}@x.org"
+        );
+    }
+
+    #[test]
+    fn case_variants_share_one_key() {
+        let key = |s: &str| Email::parse(s).unwrap().canonical();
+        assert_eq!(key("Victim@x.org"), key("vICTIM@x.org"));
+        assert_eq!(key("STRASSE@x.org"), key("stra\u{df}e@x.org"));
+        assert_eq!(
+            key("\u{3a3}\u{3b1}\u{3c2}@x.org"),
+            key("\u{3c3}\u{3b1}\u{3c3}@x.org")
+        );
+        // The key is a fixed point: folding it again changes nothing.
+        for s in ["\u{212A}ate@x.org", "stra\u{df}e@x.org", "\u{130}@x.org"] {
+            assert_eq!(super::fold(&key(s)), key(s));
+        }
+    }
+
+    #[test]
     fn rejects_what_is_not_an_address() {
         for bad in [
             "",
@@ -109,5 +183,8 @@ mod tests {
             }
         }
         assert!(Email::parse(&format!("{}@x.com", "a".repeat(65))).is_err());
+        // A compatibility character that normalises to something invalid.
+        assert!(Email::parse("a\u{2474}@x.com").is_err());
+        assert!(Email::parse(&"\u{FDFA}".repeat(300)).is_err());
     }
 }

@@ -109,7 +109,7 @@ async fn samesite_none_cookies_are_secure(backend: Backend) {
     let session = reply
         .set_cookies()
         .into_iter()
-        .find(|c| c.starts_with("sessionid="))
+        .find(|c| c.starts_with("__Host-sessionid="))
         .unwrap();
     assert!(
         session.contains("SameSite=None")

@@ -23,6 +23,7 @@ mod email_verification;
 mod login;
 mod logins_in_flight;
 mod logout;
+mod lookalike_addresses;
 mod mail_delivery;
 mod mail_greetings;
 mod me;

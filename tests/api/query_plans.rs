@@ -70,6 +70,16 @@ const BOUNDED: &[(&str, &str)] = &[
         "SELECT id FROM password_reset_requests ORDER BY id LIMIT",
         "the head of a queue",
     ),
+    // Addresses left to re-key after migrating: read from the head, a
+    // batch at a time, once at start (and empty from then on).
+    (
+        "FROM `email_rekey_pending` ORDER BY `email_rekey_pending`.`user_id` LIMIT",
+        "the head of a one-off list",
+    ),
+    (
+        "FROM \"email_rekey_pending\" ORDER BY \"email_rekey_pending\".\"user_id\" LIMIT",
+        "the head of a one-off list",
+    ),
     // The pending-mail gauge reads the partial index of pending rows only.
     (
         "FROM `outbox` WHERE ((`outbox`.`sent_at` IS NULL) AND (`outbox`.`failed_at` IS NULL))",

@@ -62,8 +62,7 @@ pub struct ImportReport {
 pub fn colliding(emails: &[(i64, String)]) -> HashMap<i64, String> {
     let mut groups: HashMap<String, Vec<(i64, &str)>> = HashMap::new();
     for (id, email) in emails {
-        let key =
-            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.canonical());
+        let key = crate::domain::email::fold_address(email);
         if !key.is_empty() {
             groups.entry(key).or_default().push((*id, email.trim()));
         }
