@@ -17,7 +17,7 @@ mod stores;
 mod throttle;
 
 pub use http::{HttpSettings, SameSite};
-pub use limits::Limits;
+pub use limits::{Limits, MULTIPART_OVERHEAD};
 pub use mail::{Links, MailSettings, MailTransport, SmtpRelay, SmtpSecurity};
 pub use mfa::MfaSettings;
 pub use passwords::PasswordSettings;
