@@ -33,8 +33,8 @@ pub struct PictureRules {
     pub max_dimension: u32,
     /// Stored pictures fit in a square of this side.
     pub stored_edge: u32,
-    /// EXIF, ICC, XMP, text and comments a file may carry in all
-    /// (compressed ones counted inflated).
+    /// The metadata a file may carry in all: EXIF and ICC in any format,
+    /// PNG text, XMP, GIF extensions (compressed ones counted inflated).
     pub max_metadata_bytes: usize,
 }
 

@@ -67,8 +67,8 @@ pub async fn patch_profile(
 /// A PNG, JPEG, GIF or WebP image in the multipart field `profile_pic`, up
 /// to `MAX_PICTURE_PIXELS` (40 megapixels) with no side over
 /// `MAX_PICTURE_DIMENSION` (10,000), with at most
-/// `MAX_PICTURE_METADATA_BYTES` (1 MiB) of EXIF, ICC, XMP, text and
-/// comments, compressed ones counted inflated. It is checked by content
+/// `MAX_PICTURE_METADATA_BYTES` (1 MiB) of EXIF, ICC, text and XMP,
+/// compressed ones counted inflated. It is checked by content
 /// (never by name or declared type: any file name is fine), re-encoded
 /// without metadata, scaled down to fit `PICTURE_STORED_EDGE`, and stored under a
 /// new random name; the previous picture is deleted.

@@ -15,8 +15,9 @@ pub struct Limits {
     /// for a 40-megapixel 16-bit PNG with alpha); more uploads wait their
     /// turn.
     pub picture_decode_concurrency: usize,
-    /// EXIF, ICC, XMP, text and comments one picture may carry in all,
-    /// compressed ones counted inflated; more is `400 invalid_image`.
+    /// The metadata one picture may carry in all (EXIF and ICC in any
+    /// format, PNG text, XMP, GIF extensions), compressed ones counted
+    /// inflated; more is `400 invalid_image`.
     pub max_picture_metadata_bytes: usize,
     /// The bytes all picture upload bodies being read or waiting for the
     /// decode pool may hold at once; an upload that would pass it waits

@@ -83,10 +83,11 @@ fn le16(file: &[u8], at: usize) -> Option<u32> {
         .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
 }
 
-/// JPEG: every APPn (EXIF, XMP, ICC, MPF, Photoshop) and COM segment
-/// counts, wherever it is (progressive files may have some between scans).
-/// Segments hold at most 64 KiB each; the decoder keeps EXIF and the ICC
-/// parts, so their total is what is bounded.
+/// JPEG: the EXIF (APP1) and ICC (APP2) segments count, wherever they are
+/// (progressive files may have some between scans): they are what the
+/// decoder keeps, a profile in as many 64 KiB parts as the file likes.
+/// Other segments (XMP, a phone's depth map, comments) are skipped by the
+/// decoder and cost nothing, so they do not count.
 fn jpeg(file: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
     let mut i = 2; // after SOI
     while i + 1 < file.len() {
@@ -103,7 +104,12 @@ fn jpeg(file: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
                     break;
                 };
                 let payload = length.saturating_sub(2).min(file.len() - i - 4);
-                if matches!(code, 0xE0..=0xEF | 0xFE) {
+                let kept = match code {
+                    0xE1 => file[i + 4..].starts_with(b"Exif\0"),
+                    0xE2 => file[i + 4..].starts_with(b"ICC_PROFILE\0"),
+                    _ => false,
+                };
+                if kept {
                     budget.spend(payload)?;
                 }
                 i += 2 + length.max(2);
@@ -216,17 +222,31 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_app_segments_and_comments_count_wherever_they_are() {
-        let app = segment(0xE2, &[7; 60_000]);
-        let com = segment(0xFE, &[b'c'; 30_000]);
+    fn jpeg_exif_and_icc_segments_count_wherever_they_are() {
+        let icc = segment(0xE2, &[&b"ICC_PROFILE\0"[..], &[7; 59_988]].concat());
+        let exif = segment(0xE1, &[&b"Exif\0\0"[..], &[7; 29_994]].concat());
+        let xmp = segment(
+            0xE1,
+            &[&b"http://ns.adobe.com/xap/1.0/\0"[..], &[7; 60_000]].concat(),
+        );
+        let com = segment(0xFE, &[b'c'; 60_000]);
         let scan = [
             &segment(0xDA, &[0; 10])[..],
             &[1, 0xFF, 0x00, 2, 0xFF, 0xD0],
         ]
         .concat();
-        let ok = [&[0xFF, 0xD8][..], &app, &scan, &com, &[0xFF, 0xD9]].concat();
+        let ok = [
+            &[0xFF, 0xD8][..],
+            &icc,
+            &xmp,
+            &scan,
+            &exif,
+            &com,
+            &[0xFF, 0xD9],
+        ]
+        .concat();
         assert!(jpeg(&ok, &mut Budget::new(100_000)).is_ok());
-        let more = [&[0xFF, 0xD8][..], &app, &scan, &com, &com, &[0xFF, 0xD9]].concat();
+        let more = [&[0xFF, 0xD8][..], &icc, &scan, &exif, &exif, &[0xFF, 0xD9]].concat();
         let refused = jpeg(&more, &mut Budget::new(100_000));
         assert_eq!(refused, Err(Refusal::Metadata { limit: 100_000 }));
         // A lying or cut length is no panic.
