@@ -6,17 +6,21 @@
 //! the bytes must decode as PNG, JPEG, GIF or WebP, their size is checked
 //! from the header before any pixel is decoded, and what is stored is a
 //! fresh encoding of the pixels, so metadata (EXIF, GPS), trailing payloads
-//! and polyglots never reach the disk.
+//! and polyglots never reach the disk. Decoding is in `decode.rs`; the walk
+//! that bounds metadata before any decoder runs is in `container.rs` and
+//! `png_chunks.rs`.
 
 use std::fs::{self, File};
-use std::io::{self, Cursor, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use rand::RngCore;
 
-use crate::error::ApiError;
+mod container;
+mod decode;
+mod png_chunks;
+
+pub use decode::process;
 
 pub const PICTURE_DIR: &str = "profile_pics";
 /// The public prefix stored files are served under.
@@ -29,93 +33,15 @@ pub struct PictureRules {
     pub max_dimension: u32,
     /// Stored pictures fit in a square of this side.
     pub stored_edge: u32,
+    /// The metadata a file may carry in all: EXIF and ICC in any format,
+    /// PNG text, XMP, GIF extensions (compressed ones counted inflated).
+    pub max_metadata_bytes: usize,
 }
 
 /// A picture ready to store.
 pub struct Encoded {
     pub bytes: Vec<u8>,
     pub extension: &'static str,
-}
-
-/// Decodes, checks and re-encodes an upload. Blocking (CPU-bound): run it
-/// on the blocking pool.
-pub fn process(upload: &[u8], rules: PictureRules) -> Result<Encoded, ApiError> {
-    let not_an_image =
-        || ApiError::InvalidImage("The file is not a PNG, JPEG, GIF or WebP image.".into());
-    let mut reader = ImageReader::new(Cursor::new(upload))
-        .with_guessed_format()
-        .map_err(|_| not_an_image())?;
-    let format = reader.format().ok_or_else(not_an_image)?;
-    if !matches!(
-        format,
-        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP
-    ) {
-        return Err(not_an_image());
-    }
-    // Only the header is read here: the size limits are checked below, with
-    // messages that say which limit was hit.
-    reader.no_limits();
-    let mut decoder = reader.into_decoder().map_err(|_| not_an_image())?;
-
-    // The header alone says how big the pixels would be: a decompression
-    // bomb is refused here, before anything is decoded.
-    let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > rules.max_pixels {
-        return Err(ApiError::InvalidImage(format!(
-            "The image is {width}x{height} pixels; at most {} pixels are accepted.",
-            rules.max_pixels
-        )));
-    }
-    if width > rules.max_dimension || height > rules.max_dimension {
-        return Err(ApiError::InvalidImage(format!(
-            "The image is {width}x{height} pixels; at most {0}x{0} is accepted.",
-            rules.max_dimension
-        )));
-    }
-    if width == 0 || height == 0 {
-        return Err(not_an_image());
-    }
-    // The decoder's own allocation limits stay on as a second line.
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(rules.max_dimension);
-    limits.max_image_height = Some(rules.max_dimension);
-    decoder.set_limits(limits).map_err(|_| not_an_image())?;
-    let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder)
-        .map_err(|_| ApiError::InvalidImage("The image could not be decoded.".into()))?;
-    // The EXIF orientation is applied to the pixels, since the tag itself
-    // is dropped with the rest of the metadata.
-    if let Some(orientation) = orientation {
-        image.apply_orientation(orientation);
-    }
-    if image.width() > rules.stored_edge || image.height() > rules.stored_edge {
-        image = image.resize(rules.stored_edge, rules.stored_edge, FilterType::Triangle);
-    }
-    encode(image, format == ImageFormat::Jpeg)
-}
-
-/// Photographs stay JPEG (smaller); everything else becomes PNG (lossless,
-/// keeps transparency; GIF animations keep their first frame).
-fn encode(image: DynamicImage, photograph: bool) -> Result<Encoded, ApiError> {
-    let mut bytes = Vec::new();
-    if photograph {
-        let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85);
-        rgb.write_with_encoder(encoder)
-            .map_err(|e| ApiError::internal(format!("JPEG encoding: {e}")))?;
-        Ok(Encoded {
-            bytes,
-            extension: "jpg",
-        })
-    } else {
-        image
-            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
-            .map_err(|e| ApiError::internal(format!("PNG encoding: {e}")))?;
-        Ok(Encoded {
-            bytes,
-            extension: "png",
-        })
-    }
 }
 
 /// The media directory.
@@ -247,45 +173,6 @@ pub fn url(relative: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const RULES: PictureRules = PictureRules {
-        max_pixels: 40_000_000,
-        max_dimension: 4096,
-        stored_edge: 64,
-    };
-
-    fn png(width: u32, height: u32) -> Vec<u8> {
-        let image = image::RgbaImage::from_pixel(width, height, image::Rgba([200, 30, 30, 128]));
-        let mut bytes = Vec::new();
-        DynamicImage::ImageRgba8(image)
-            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
-            .unwrap();
-        bytes
-    }
-
-    #[test]
-    fn pictures_are_reencoded_and_scaled_down_never_up() {
-        let big = process(&png(300, 150), RULES).unwrap();
-        let decoded = image::load_from_memory(&big.bytes).unwrap();
-        assert_eq!((decoded.width(), decoded.height()), (64, 32));
-        let small = process(&png(10, 20), RULES).unwrap();
-        assert_eq!(image::load_from_memory(&small.bytes).unwrap().width(), 10);
-    }
-
-    #[test]
-    fn not_images_are_refused() {
-        for bytes in [
-            &b"hello"[..],
-            b"",
-            b"\x89PNG\r\n\x1a\n garbage",
-            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-        ] {
-            assert!(matches!(
-                process(bytes, RULES),
-                Err(ApiError::InvalidImage(_))
-            ));
-        }
-    }
 
     #[test]
     fn only_our_own_names_map_to_paths() {

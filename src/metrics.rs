@@ -29,6 +29,7 @@ pub struct Metrics {
     store_duration: HistogramVec,
     database_duration: Histogram,
     picture_decode_waits: IntCounter,
+    picture_buffer_waits: IntCounter,
     mail_sent: IntCounterVec,
     mail_send_failures: IntCounter,
     mail_given_up: IntCounter,
@@ -87,6 +88,10 @@ impl Metrics {
             "picture_decode_waits_total",
             "Picture uploads that waited for a free decode slot (PICTURE_DECODE_CONCURRENCY).",
         )?;
+        let picture_buffer_waits = IntCounter::new(
+            "picture_buffer_waits_total",
+            "Picture uploads that waited, before reading their body, for room in PICTURE_UPLOAD_BUFFER_BYTES.",
+        )?;
         let mail_sent = IntCounterVec::new(
             Opts::new("mail_sent_total", "Messages delivered, by kind."),
             &["kind"],
@@ -125,6 +130,7 @@ impl Metrics {
         registry.register(Box::new(mail_queue_depth.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(picture_decode_waits.clone()))?;
+        registry.register(Box::new(picture_buffer_waits.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(store_duration.clone()))?;
@@ -137,6 +143,7 @@ impl Metrics {
             store_duration,
             database_duration,
             picture_decode_waits,
+            picture_buffer_waits,
             mail_sent,
             mail_send_failures,
             mail_given_up,
@@ -178,6 +185,10 @@ impl Metrics {
 
     pub fn picture_decode_waited(&self) {
         self.picture_decode_waits.inc();
+    }
+
+    pub fn picture_buffer_waited(&self) {
+        self.picture_buffer_waits.inc();
     }
 
     pub fn mail_sent(&self, kind: &str) {

@@ -41,7 +41,7 @@ pub use housekeeping::Purged;
 pub use me::MeEdit;
 pub use mfa::{Enrolment, MfaStatus};
 pub use password::PasswordChange;
-pub use pictures::MediaFile;
+pub use pictures::{MediaFile, Upload, UploadBuffer};
 pub use profile::ProfileEdit;
 pub use reauthentication::{Consent, Proof};
 pub use registration::{Registration, SignedUp};
@@ -76,6 +76,9 @@ pub struct Accounts {
     settings: Arc<Settings>,
     /// Bounds the pictures decoded at once (`PICTURE_DECODE_CONCURRENCY`).
     decodes: Arc<Semaphore>,
+    /// Bounds the KiB picture upload bodies hold before their decode ends
+    /// (`PICTURE_UPLOAD_BUFFER_BYTES`).
+    upload_buffer: Arc<Semaphore>,
     lifetimes: Lifetimes,
     /// Logins waiting for their second step (where sessions live).
     mfa_logins: MfaLogins,
@@ -110,6 +113,9 @@ impl Accounts {
             media: stores.media,
             metrics: stores.metrics,
             decodes: Arc::new(Semaphore::new(settings.limits.picture_decode_concurrency)),
+            upload_buffer: Arc::new(Semaphore::new(pictures::kib(
+                settings.limits.picture_upload_buffer_bytes,
+            ))),
             lifetimes: Lifetimes::new(&settings.sessions),
             mfa_logins: stores.mfa_logins,
             secret_box: SecretBox::new(
@@ -124,6 +130,7 @@ impl Accounts {
             max_pixels: self.settings.limits.max_picture_pixels,
             max_dimension: self.settings.limits.max_picture_dimension,
             stored_edge: self.settings.limits.picture_stored_edge,
+            max_metadata_bytes: self.settings.limits.max_picture_metadata_bytes,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Profile pictures: `PUT` and `DELETE /accounts/me/profile/picture`, and
 //! serving them under `/media/`.
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::Accounts;
 use crate::db::models::Profile;
 use crate::db::profiles;
@@ -14,7 +16,47 @@ pub struct MediaFile {
     pub content_type: &'static str,
 }
 
+/// A share of `PICTURE_UPLOAD_BUFFER_BYTES`, taken before an upload's body
+/// is read and given back when its decode is over (or the request ends):
+/// uploads waiting their turn hold no buffer, and all those read hold at
+/// most that many bytes together.
+pub struct UploadBuffer {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// An upload's bytes, read within its share of the buffer.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    pub buffer: UploadBuffer,
+}
+
+/// Bytes as the buffer semaphore counts them (KiB, rounded up): a permit
+/// count is a `u32`, and 64 GiB (the setting's bound) is 2^26 KiB.
+pub fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024)
+}
+
 impl Accounts {
+    /// Waits until `bytes` more fit in `PICTURE_UPLOAD_BUFFER_BYTES` (at
+    /// most the whole of it, so one upload always can).
+    pub async fn reserve_upload_buffer(&self, bytes: usize) -> Result<UploadBuffer, ApiError> {
+        let capacity = kib(self.settings.limits.picture_upload_buffer_bytes);
+        let wanted = u32::try_from(kib(bytes).min(capacity))
+            .map_err(|_| ApiError::internal("an upload larger than 4 TiB"))?;
+        let buffer = self.upload_buffer.clone();
+        let permit = match buffer.clone().try_acquire_many_owned(wanted) {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.metrics.picture_buffer_waited();
+                buffer
+                    .acquire_many_owned(wanted)
+                    .await
+                    .map_err(|_| ApiError::internal("the upload buffer is closed"))?
+            }
+        };
+        Ok(UploadBuffer { _permit: permit })
+    }
+
     fn media(&self) -> Result<MediaStore, ApiError> {
         self.media
             .clone()
@@ -25,15 +67,12 @@ impl Accounts {
     /// `PICTURE_DECODE_CONCURRENCY` at once), stores it under a new name,
     /// points the profile at it and deletes the previous file. A file never
     /// referenced (the database failed) is deleted too.
-    pub async fn replace_picture(
-        &self,
-        user_id: i32,
-        upload: Vec<u8>,
-    ) -> Result<Profile, ApiError> {
+    pub async fn replace_picture(&self, user_id: i32, upload: Upload) -> Result<Profile, ApiError> {
         let rules = self.picture_rules();
         let store = self.media()?;
-        // The permit moves into the blocking task: it is held for as long
-        // as the decode runs, even if this request is dropped meanwhile.
+        // The permits move into the blocking task: they are held for as long
+        // as the decode runs, even if this request is dropped meanwhile, and
+        // the upload's bytes are dropped with its buffer share.
         let closed = |_| ApiError::internal("the decode pool is closed");
         let permit = match self.decodes.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -44,7 +83,10 @@ impl Accounts {
         };
         let stored = spawn_blocking_in_span(move || {
             let _decoding = permit;
-            let encoded = media::process(&upload, rules)?;
+            let Upload { bytes, buffer } = upload;
+            let encoded = media::process(&bytes, rules);
+            drop((bytes, buffer));
+            let encoded = encoded?;
             store
                 .store(&encoded)
                 .map_err(|e| ApiError::internal(format!("storing a picture: {e}")))

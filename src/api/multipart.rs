@@ -2,21 +2,25 @@
 //!
 //! The body is read whole (it is bounded by `MAX_PICTURE_BYTES` plus
 //! framing, and the picture is needed whole to decode it anyway) and then
-//! split on its boundary. Part headers are read leniently: only the
-//! `name` of `Content-Disposition` matters, and the client's file name is
-//! never used, so whatever it holds (NUL, CR or LF, quotes, separators,
-//! any length) cannot make the body unparseable.
+//! split on its boundary. Before a byte of it is read, the upload takes its
+//! share of `PICTURE_UPLOAD_BUFFER_BYTES` (its declared length, or the most
+//! it may hold), so the uploads waiting for a decode slot hold a bounded
+//! total, and those waiting for room hold nothing but their connection.
+//! Part headers are read leniently: only the `name` of
+//! `Content-Disposition` matters, and the client's file name is never
+//! used, so whatever it holds (NUL, CR or LF, quotes, separators, any
+//! length) cannot make the body unparseable.
 
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 
+use crate::accounts::{Accounts, Upload};
+use crate::config::MULTIPART_OVERHEAD;
 use crate::error::ApiError;
 
 /// The multipart field that carries the picture.
 const PICTURE_FIELD: &str = "profile_pic";
-/// Room for the multipart framing around the picture's bytes.
-const MULTIPART_OVERHEAD: usize = 16 * 1024;
 
 /// Reads the `profile_pic` field, refusing more than `limit` bytes while
 /// reading (nothing is buffered past the limit, nothing touches the disk).
@@ -24,7 +28,8 @@ pub async fn read_picture(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<Vec<u8>, ApiError> {
+    accounts: &Accounts,
+) -> Result<Upload, ApiError> {
     let boundary = req
         .mime_type()
         .ok()
@@ -48,16 +53,45 @@ pub async fn read_picture(
     if declared.is_some_and(|n| n > body_limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let mut body = Vec::new();
+    // A body without a length (chunked) may take the most a body may.
+    let room = declared.unwrap_or(body_limit);
+    let buffer = accounts.reserve_upload_buffer(room).await?;
+    let mut body = Vec::with_capacity(room.min(64 * 1024));
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
-        if body.len() + chunk.len() > body_limit {
+        if body.len() + chunk.len() > room {
             return Err(ApiError::PayloadTooLarge { limit });
+        }
+        // Grown by doubling, but never past its share of the buffer.
+        if body.capacity() < body.len() + chunk.len() {
+            let target = (body.capacity() * 2).clamp(body.len() + chunk.len(), room);
+            body.reserve_exact(target - body.len());
         }
         body.extend_from_slice(&chunk);
     }
-    let parts = parse(&body, boundary.as_bytes())
+    let picture = picture_part(&body, boundary.as_bytes())?;
+    if picture.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if picture.is_empty() {
+        // A file that is there but empty is a picture that is not an image.
+        return Err(ApiError::InvalidImage(
+            "The file is empty; send a PNG, JPEG, GIF or WebP image.".into(),
+        ));
+    }
+    // The picture is cut out of the body in place, not copied beside it.
+    body.truncate(picture.end);
+    body.drain(..picture.start);
+    Ok(Upload {
+        bytes: body,
+        buffer,
+    })
+}
+
+/// Where the `profile_pic` field's bytes are in the body.
+fn picture_part(body: &[u8], boundary: &[u8]) -> Result<std::ops::Range<usize>, ApiError> {
+    let parts = parse(body, boundary)
         .ok_or_else(|| ApiError::Malformed("The multipart body could not be parsed.".into()))?;
     let mut picture: Option<&[u8]> = None;
     for part in parts {
@@ -74,15 +108,11 @@ pub async fn read_picture(
             }
         }
     }
-    match picture {
-        None => Err(ApiError::field(PICTURE_FIELD, "No file was submitted.")),
-        Some(bytes) if bytes.len() > limit => Err(ApiError::PayloadTooLarge { limit }),
-        // A file that is there but empty is a picture that is not an image.
-        Some([]) => Err(ApiError::InvalidImage(
-            "The file is empty; send a PNG, JPEG, GIF or WebP image.".into(),
-        )),
-        Some(bytes) => Ok(bytes.to_vec()),
-    }
+    let picture =
+        picture.ok_or_else(|| ApiError::field(PICTURE_FIELD, "No file was submitted."))?;
+    // Parts are slices of the body.
+    let start = picture.as_ptr() as usize - body.as_ptr() as usize;
+    Ok(start..start + picture.len())
 }
 
 /// One part of the body: its field name, if it has one, and its content.

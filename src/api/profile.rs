@@ -66,16 +66,18 @@ pub async fn patch_profile(
 ///
 /// A PNG, JPEG, GIF or WebP image in the multipart field `profile_pic`, up
 /// to `MAX_PICTURE_PIXELS` (40 megapixels) with no side over
-/// `MAX_PICTURE_DIMENSION` (10,000). It is checked by content (never by
-/// name or declared type: any file name is fine), re-encoded without
-/// metadata, scaled down to fit `PICTURE_STORED_EDGE`, and stored under a
+/// `MAX_PICTURE_DIMENSION` (10,000), with at most
+/// `MAX_PICTURE_METADATA_BYTES` (1 MiB) of EXIF, ICC, text and XMP,
+/// compressed ones counted inflated. It is checked by content
+/// (never by name or declared type: any file name is fine), re-encoded
+/// without metadata, scaled down to fit `PICTURE_STORED_EDGE`, and stored under a
 /// new random name; the previous picture is deleted.
 #[utoipa::path(
     put, path = "/accounts/me/profile/picture", tag = "profile",
     request_body(content = PictureUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The profile with its new picture", body = ProfileResponse),
-        (status = 400, description = "`invalid_image` (an empty file, not a PNG/JPEG/GIF/WebP image, too many pixels or a side too long), `validation_failed` (no `profile_pic` field, or another field) or `malformed_request` (not multipart)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_image` (an empty file, not a PNG/JPEG/GIF/WebP image, too many pixels, a side too long or too much metadata), `validation_failed` (no `profile_pic` field, or another field) or `malformed_request` (not multipart)", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
         CsrfFailed,
         (status = 413, description = "`payload_too_large`: more than `MAX_PICTURE_BYTES`", body = Problem, content_type = "application/problem+json"),
@@ -88,7 +90,8 @@ pub async fn put_picture(
     me: CurrentUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = read_picture(&req, payload, state.settings.limits.max_picture_bytes).await?;
+    let limit = state.settings.limits.max_picture_bytes;
+    let upload = read_picture(&req, payload, limit, &state.accounts).await?;
     let profile = state.accounts.replace_picture(me.user.id, upload).await?;
     Ok(respond(&profile))
 }

@@ -11,9 +11,18 @@ pub struct Limits {
     pub max_picture_dimension: u32,
     /// Stored pictures are scaled down to fit this many pixels a side.
     pub picture_stored_edge: u32,
-    /// Pictures decoded at once (each can take 4 bytes a pixel, 160 MB at
-    /// 40 megapixels); more uploads wait their turn.
+    /// Pictures decoded at once (each can take 8 bytes a pixel, 320 MB
+    /// for a 40-megapixel 16-bit PNG with alpha); more uploads wait their
+    /// turn.
     pub picture_decode_concurrency: usize,
+    /// The metadata one picture may carry in all (EXIF and ICC in any
+    /// format, PNG text, XMP, GIF extensions), compressed ones counted
+    /// inflated; more is `400 invalid_image`.
+    pub max_picture_metadata_bytes: usize,
+    /// The bytes all picture upload bodies being read or waiting for the
+    /// decode pool may hold at once; an upload that would pass it waits
+    /// before reading its body.
+    pub picture_upload_buffer_bytes: usize,
     pub max_bio_chars: usize,
     /// `GET /admin/users` serves at most this many users a page; a larger
     /// `page_size` is taken as this.
@@ -25,13 +34,15 @@ pub struct Limits {
 
 impl Limits {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
-        let limits = Limits {
+        let mut limits = Limits {
             max_json_body_bytes: env.parse("MAX_JSON_BODY_BYTES", 1024 * 1024)?,
             max_picture_bytes: env.parse("MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
             max_picture_pixels: env.parse("MAX_PICTURE_PIXELS", 40_000_000)?,
             max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 10_000)?,
             picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
             picture_decode_concurrency: env.concurrency("PICTURE_DECODE_CONCURRENCY", env.cores)?,
+            max_picture_metadata_bytes: env.parse("MAX_PICTURE_METADATA_BYTES", 1024 * 1024)?,
+            picture_upload_buffer_bytes: 0,
             max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
             admin_max_page_size: env.parse("ADMIN_MAX_PAGE_SIZE", 200)?,
             import_batch_size: env.parse("IMPORT_BATCH_SIZE", 500)?,
@@ -59,6 +70,33 @@ impl Limits {
         {
             return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive".into()));
         }
+        if !(1024..=MAX_METADATA).contains(&limits.max_picture_metadata_bytes) {
+            return Err(ConfigError(format!(
+                "MAX_PICTURE_METADATA_BYTES must be from 1024 to {MAX_METADATA}"
+            )));
+        }
+        limits.picture_upload_buffer_bytes = picture_upload_buffer(env, limits.max_picture_bytes)?;
         Ok(limits)
     }
+}
+
+/// Room for the multipart framing around a picture's bytes.
+pub const MULTIPART_OVERHEAD: usize = 16 * 1024;
+/// 64 MiB: metadata is measured by inflating it, so this bounds the work.
+const MAX_METADATA: usize = 64 << 20;
+/// 64 GiB: far more than any one process should buffer.
+const MAX_UPLOAD_BUFFER: usize = 64 << 30;
+
+/// `PICTURE_UPLOAD_BUFFER_BYTES`: by default 64 MiB, or room for four of
+/// the largest uploads if that is more; never less than one.
+fn picture_upload_buffer(env: &Env, max_picture_bytes: usize) -> Result<usize, ConfigError> {
+    let one = max_picture_bytes.saturating_add(MULTIPART_OVERHEAD);
+    let default = (64 << 20).max(one.saturating_mul(4)).min(MAX_UPLOAD_BUFFER);
+    let bytes = env.parse("PICTURE_UPLOAD_BUFFER_BYTES", default)?;
+    if bytes < one || bytes > MAX_UPLOAD_BUFFER {
+        return Err(ConfigError(format!(
+            "PICTURE_UPLOAD_BUFFER_BYTES must be from MAX_PICTURE_BYTES + {MULTIPART_OVERHEAD} ({one}) to {MAX_UPLOAD_BUFFER}"
+        )));
+    }
+    Ok(bytes)
 }

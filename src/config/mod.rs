@@ -17,7 +17,7 @@ mod stores;
 mod throttle;
 
 pub use http::{HttpSettings, SameSite};
-pub use limits::Limits;
+pub use limits::{Limits, MULTIPART_OVERHEAD};
 pub use mail::{Links, MailSettings, MailTransport, SmtpRelay, SmtpSecurity};
 pub use mfa::MfaSettings;
 pub use passwords::PasswordSettings;
@@ -159,6 +159,21 @@ mod tests {
                 "SESSION_IDLE_TIMEOUT_SECS",
             ),
             ("MAX_PICTURE_PIXELS", "0", "MAX_PICTURE_PIXELS"),
+            (
+                "MAX_PICTURE_METADATA_BYTES",
+                "100",
+                "MAX_PICTURE_METADATA_BYTES",
+            ),
+            (
+                "PICTURE_UPLOAD_BUFFER_BYTES",
+                "1048576",
+                "PICTURE_UPLOAD_BUFFER_BYTES",
+            ),
+            (
+                "PICTURE_UPLOAD_BUFFER_BYTES",
+                "99999999999999",
+                "PICTURE_UPLOAD_BUFFER_BYTES",
+            ),
             ("COOKIE_SAMESITE", "none", "COOKIE_SECURE"),
             ("EMAIL_URL", "http://mail", "EMAIL_URL"),
             ("EMAIL_FROM", "not a mailbox", "EMAIL_FROM"),

@@ -84,6 +84,54 @@ pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+/// Where a PNG's metadata bomb goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Bomb {
+    Iccp,
+    Ztxt,
+    Itxt,
+}
+
+/// A valid 1x1 PNG with a `bomb` chunk (valid CRC) whose zlib stream
+/// inflates to `size` zero bytes (a multiple of 1 MiB).
+pub fn png_with_metadata_bomb(bomb: Bomb, size: usize) -> Vec<u8> {
+    let (kind, head): (&[u8], &[u8]) = match bomb {
+        Bomb::Iccp => (b"iCCP", b"icc\0\0"),
+        Bomb::Ztxt => (b"zTXt", b"Comment\0\0"),
+        Bomb::Itxt => (b"iTXt", b"XML:com.adobe.xmp\0\x01\0\0\0"),
+    };
+    let data = [head, &zlib_of_zeros(size)].concat();
+    let mut chunk = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(&data);
+    let crc = crc32(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    let mut png = png(1, 1);
+    // After the signature (8) and IHDR (25), before IDAT.
+    png.splice(33..33, chunk);
+    png
+}
+
+/// A zlib stream of `size` zero bytes, made without compressing them all:
+/// one 1 MiB block, flushed so that it stands alone, repeated.
+fn zlib_of_zeros(size: usize) -> Vec<u8> {
+    let mut deflate = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut block = Vec::with_capacity(64 << 10);
+    deflate
+        .compress_vec(&vec![0; 1 << 20], &mut block, flate2::FlushCompress::Full)
+        .unwrap();
+    assert_eq!(deflate.total_in(), 1 << 20);
+    let mut out = vec![0x78, 0xDA];
+    for _ in 0..size >> 20 {
+        out.extend_from_slice(&block);
+    }
+    // A final, empty block, then the Adler-32 of `size` zeros.
+    out.extend_from_slice(&[0x03, 0x00]);
+    let adler = (((size % 65521) as u32) << 16) | 1;
+    out.extend_from_slice(&adler.to_be_bytes());
+    out
+}
+
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for byte in data {

@@ -31,6 +31,7 @@ mod mfa;
 mod openapi;
 mod operations;
 mod password_reset;
+mod picture_memory;
 mod picture_uploads;
 mod profile;
 mod purge;
