@@ -292,7 +292,7 @@ impl Accounts {
     /// Removes the user's second factor and recovery codes (a user who lost
     /// their device and their codes); a notice goes to their address.
     pub async fn remove_user_mfa(&self, actor: &Actor, user_id: i32) -> Result<(), ApiError> {
-        let user = self.permit(actor, user_id, Action::Act).await?;
+        let user = self.permit(actor, user_id, Action::RemoveMfa).await?;
         let removed = self.remove_mfa(user, Mail::MfaRemoved).await?;
         self.audit(
             actor,

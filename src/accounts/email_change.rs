@@ -79,13 +79,16 @@ impl Accounts {
                         if !conceal {
                             return Err(ApiError::EmailTaken);
                         }
-                        // Within the resend interval, as a free address's
-                        // confirmation would be: no notice storm.
+                        // As a free address's confirmation is: at most one
+                        // per address each resend interval, with the notice
+                        // to the old address, or nothing at all (the
+                        // requester's mailbox must not tell them apart).
                         let since = now - chrono::Duration::from_std(interval).unwrap_or_default();
                         let attempt = Mail::EmailChangeAttempt;
-                        if !outbox::written_since(conn, attempt.kind(), &owner.email, since)? {
-                            mailing::write(conn, &mailer, &owner, &owner.email, &attempt, now)?;
+                        if outbox::written_since(conn, attempt.kind(), &owner.email, since)? {
+                            return Ok(false);
                         }
+                        mailing::write(conn, &mailer, &owner, &owner.email, &attempt, now)?;
                         let notice = Mail::EmailChangeRequested { new_email: &to };
                         mailing::write(conn, &mailer, &user, &user.email, &notice, now)?;
                         return Ok(true);

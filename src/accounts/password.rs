@@ -128,12 +128,13 @@ impl Accounts {
         self.mailer.wake();
         // Sessions are loaded with the cached user: the new generation
         // must be there before a login in flight can use its session.
-        self.sessions
-            .cache_user(&SessionUser::from(&changed))
-            .await?;
+        // Both, whichever fails: a Redis blip in the first must not leave
+        // the other sessions alive.
+        let cached = self.sessions.cache_user(&SessionUser::from(&changed)).await;
         self.sessions
             .revoke_others(id, keep_session.as_deref().unwrap_or_default())
             .await?;
+        cached?;
         Ok(changed.session_generation)
     }
 }

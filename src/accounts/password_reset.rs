@@ -159,10 +159,9 @@ impl Accounts {
             })
             .await?;
         self.mailer.wake();
-        self.sessions
-            .cache_user(&SessionUser::from(&changed))
-            .await?;
+        let cached = self.sessions.cache_user(&SessionUser::from(&changed)).await;
         self.sessions.revoke_all(user.id).await?;
+        cached?;
         self.throttle.clear_account(&user.email_canonical).await
     }
 }

@@ -58,8 +58,10 @@ pub enum Action<'a> {
     Read,
     Edit(&'a StaffChanges),
     Delete,
-    /// List or end sessions, send a reset, remove the second factor.
+    /// List or end sessions, send a reset.
     Act,
+    /// Remove the second factor.
+    RemoveMfa,
 }
 
 /// The rules, on users already loaded.
@@ -81,6 +83,15 @@ pub fn check(actor: &Actor, target: &User, action: Action<'_>) -> Result<(), Api
             }
             Action::Edit(changes) if changes.is_staff == Some(false) => {
                 return refuse("is_staff", "You cannot remove your own staff status.")
+            }
+            // One's own second factor goes through DELETE /accounts/mfa/totp,
+            // which needs a recent authentication: a stolen staff session
+            // must not shed it here.
+            Action::RemoveMfa => {
+                return refuse(
+                    "id",
+                    "You cannot remove your own second factor here; use DELETE /accounts/mfa/totp.",
+                )
             }
             _ => {}
         }
@@ -175,7 +186,12 @@ mod tests {
         let code = |r: Result<(), ApiError>| r.err().map(|e| e.code());
         assert_eq!(code(check(&staff, &plain, Action::Delete)), None);
         assert_eq!(code(check(&staff, &other_staff, Action::Read)), None);
-        for action in [Action::Act, Action::Delete, Action::Edit(&deactivate)] {
+        for action in [
+            Action::Act,
+            Action::Delete,
+            Action::RemoveMfa,
+            Action::Edit(&deactivate),
+        ] {
             assert_eq!(
                 code(check(&staff, &other_staff, action)),
                 Some("permission_denied")
@@ -192,7 +208,7 @@ mod tests {
             None
         );
         let me = user(2, true, true);
-        for action in [Action::Delete, Action::Edit(&deactivate)] {
+        for action in [Action::Delete, Action::RemoveMfa, Action::Edit(&deactivate)] {
             assert_eq!(
                 code(check(&superuser, &me, action)),
                 Some("validation_failed")

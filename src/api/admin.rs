@@ -224,12 +224,14 @@ pub async fn send_password_reset(
 ///
 /// **Staff only** (a superuser for another staff user). The user's TOTP
 /// and recovery codes are removed (204 also when there were none), and the
-/// next login asks for the password only.
+/// next login asks for the password only. Not one's own: that is `DELETE
+/// /accounts/mfa/totp`, which needs a recent authentication.
 #[utoipa::path(
     delete, path = "/admin/users/{id}/mfa", tag = "admin",
     params(("id" = i32, Path, description = "The user's id")),
     responses(
         (status = 204, description = "The user has no second factor"),
+        (status = 400, description = "`validation_failed`: `errors.id`, one's own second factor", body = Problem, content_type = "application/problem+json"),
         NotAuthenticated,
         Forbidden,
         NotFound,

@@ -34,20 +34,38 @@ pub fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
 /// for every address a mail system accepts; it may join two mailboxes a
 /// server would keep apart, never split one, which is the safe direction
 /// for uniqueness and limits.
+/// Applied until nothing changes: one round leaves `ẞ` (capital sharp s)
+/// as `ß`, which the next folds to `ss`, so the key of every spelling is
+/// a fixed point.
 pub fn fold(text: &str) -> String {
-    let folded: String = nfkc(text)
-        .chars()
-        .flat_map(char::to_uppercase)
-        .flat_map(char::to_lowercase)
-        .collect();
-    nfkc(&folded).into_owned()
+    let mut key = nfkc(text).into_owned();
+    // Two rounds reach the fixed point for every code point; the third
+    // only confirms it.
+    for _ in 0..3 {
+        let folded: String = key
+            .chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect();
+        let folded = nfkc(&folded).into_owned();
+        if folded == key {
+            break;
+        }
+        key = folded;
+    }
+    key
 }
 
 /// The key of any text given as an address: its canonical form when it
 /// is one, else the folded text (a login with a malformed email is still
 /// throttled, and an old row that does not parse still has one key).
 pub fn fold_address(text: &str) -> String {
-    Email::parse(text).map_or_else(|_| fold(text.trim()), |e| e.canonical())
+    Email::parse(text).map_or_else(
+        // Not an address: folded within the address's own bound, so a
+        // megabyte of text that NFKC expands costs no more than one.
+        |_| fold(&text.trim().chars().take(MAX_RAW_LEN).collect::<String>()),
+        |e| e.canonical(),
+    )
 }
 
 impl Email {
@@ -150,12 +168,19 @@ mod tests {
         let key = |s: &str| Email::parse(s).unwrap().canonical();
         assert_eq!(key("Victim@x.org"), key("vICTIM@x.org"));
         assert_eq!(key("STRASSE@x.org"), key("stra\u{df}e@x.org"));
+        // Capital sharp s: one round of folding leaves it as `ß`.
+        assert_eq!(key("STRA\u{1e9e}E@x.org"), key("strasse@x.org"));
         assert_eq!(
             key("\u{3a3}\u{3b1}\u{3c2}@x.org"),
             key("\u{3c3}\u{3b1}\u{3c3}@x.org")
         );
         // The key is a fixed point: folding it again changes nothing.
-        for s in ["\u{212A}ate@x.org", "stra\u{df}e@x.org", "\u{130}@x.org"] {
+        for s in [
+            "\u{212A}ate@x.org",
+            "stra\u{df}e@x.org",
+            "\u{130}@x.org",
+            "STRA\u{1e9e}E@x.org",
+        ] {
             assert_eq!(super::fold(&key(s)), key(s));
         }
     }

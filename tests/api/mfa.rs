@@ -485,8 +485,18 @@ async fn turning_it_off_needs_the_password_and_staff_can_remove_it(backend: Back
 
     // Staff remove the second factor of a user who lost their device.
     let (user_email, _, _, _) = enrolled(&app).await;
-    let (_, _, staff_token) = staff(&app, false).await;
+    let (staff_id, _, staff_token) = staff(&app, false).await;
     let staff = app.bearer(&staff_token);
+    // Not one's own here: that needs a recent authentication.
+    let own = staff
+        .request(
+            Method::DELETE,
+            &format!("/admin/users/{staff_id}/mfa"),
+            None,
+        )
+        .await
+        .problem(400, "validation_failed");
+    assert!(own["errors"]["id"].is_array(), "{own}");
     let found = staff
         .get(&format!("/admin/users?search={user_email}"))
         .await
