@@ -38,4 +38,5 @@ mod security;
 mod session_cap;
 mod session_lifetimes;
 mod sessions;
+mod startup_errors;
 mod use_cases;
