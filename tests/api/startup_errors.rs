@@ -1,14 +1,17 @@
 //! Settings the binary refuses: each stops the start with one line naming
 //! the variable, before anything is opened.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use accounts::config::Settings;
 
-/// `serve` with only `env` set; the exit status and what it wrote.
+/// `serve` with only `env` set: whether it kept running (stopped after
+/// ten seconds: a value that should have been refused was taken), and what
+/// it wrote.
 fn serve(env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_accounts"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accounts"))
         .arg("serve")
         .env_clear()
         .env(
@@ -18,11 +21,25 @@ fn serve(env: &[(&str, &str)]) -> (bool, String) {
         .env("BIND_ADDRESS", "127.0.0.1:0")
         .envs(env.iter().copied())
         .current_dir(dir.path())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut started = false;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            started = true;
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
     (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        started || out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
