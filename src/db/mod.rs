@@ -19,6 +19,7 @@ macro_rules! on_backend {
 mod batches;
 pub mod django_imports;
 pub mod email_tokens;
+pub mod legacy_hashes;
 pub mod login_failures;
 pub mod mfa;
 pub mod models;

@@ -20,6 +20,7 @@ mod django_passwords;
 mod email_change;
 mod email_verification;
 mod login;
+mod login_floor;
 mod logout;
 mod mail_delivery;
 mod me;

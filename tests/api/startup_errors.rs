@@ -38,8 +38,7 @@ fn serve(env: &[(&str, &str)]) -> (bool, String) {
     let out = child.wait_with_output().unwrap();
     (
         started || out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
