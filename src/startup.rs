@@ -134,6 +134,10 @@ impl Application {
         let metrics = Metrics::new()?;
         let mut stores = stores(&settings, &metrics).await?;
         let sessions = stores.sessions.clone();
+        // Before the first login: how long the Django hashes still stored
+        // take, which every refused login then waits for (`login_floor`).
+        let django_hashes = stores.db.run(crate::db::legacy_hashes::costliest).await?;
+        stores.passwords.calibrate(django_hashes).await?;
 
         let listener = TcpListener::bind(&settings.server.bind_address).map_err(|e| {
             anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind_address)

@@ -234,7 +234,13 @@ impl Accounts {
             .db
             .run(move |conn| users::find_by_email(conn, &probe))
             .await?;
-        let stored = user.as_ref().map(|u| u.password.clone());
+        // An inactive account is checked as an unknown email is (it logs in
+        // with no password): a right password must not answer sooner than
+        // a wrong one, which waits for the login floor.
+        let stored = user
+            .as_ref()
+            .filter(|u| u.is_active)
+            .map(|u| u.password.clone());
         let verified = self.passwords.verify(password, stored).await?;
         match (user, verified) {
             (Some(mut user), Verified::Yes { rehashed }) if user.is_active => {

@@ -49,7 +49,7 @@ pub async fn read_picture(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let body_limit = limit + MULTIPART_OVERHEAD;
+    let body_limit = limit.saturating_add(MULTIPART_OVERHEAD);
     if declared.is_some_and(|n| n > body_limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }

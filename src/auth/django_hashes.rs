@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::passwords::matches_phc;
+use super::argon2_work::matches_phc;
 use super::tokens::constant_time_eq;
 
 const MAX_PBKDF2_ITERATIONS: u32 = 20_000_000;
@@ -60,6 +60,45 @@ pub fn kind(encoded: &str) -> Kind {
         }
         _ => Kind::NotDjango,
     }
+}
+
+/// The format of a usable Django string and the work its parameters ask
+/// for, comparable between strings of one format only (iterations for
+/// PBKDF2, 2^cost for bcrypt, N*r*p for scrypt, KiB*passes for Argon2):
+/// what picks the costliest stored string of each format
+/// (`auth::login_floor`). `None` for anything else.
+pub fn cost(encoded: &str) -> Option<(&str, u64)> {
+    if kind(encoded) != Kind::Usable {
+        return None;
+    }
+    let (algorithm, rest) = encoded.split_once('$')?;
+    let number = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
+    let fields: Vec<&str> = rest.split('$').collect();
+    let work = match algorithm {
+        "pbkdf2_sha256" | "pbkdf2_sha1" => number(fields.first().copied())?,
+        // `$2b$12$...` after the algorithm's own `$`.
+        "bcrypt_sha256" | "bcrypt" => 1u64 << number(fields.get(2).copied())?.min(63),
+        "scrypt" => {
+            let (n, r, p) = (
+                number(fields.first().copied())?,
+                number(fields.get(2).copied())?,
+                number(fields.get(3).copied())?,
+            );
+            n.saturating_mul(r).saturating_mul(p)
+        }
+        "argon2" => {
+            let params = fields.iter().find(|f| f.starts_with("m="))?;
+            let value = |key: &str| {
+                params
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(key))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            value("m=")?.saturating_mul(value("t=")?)
+        }
+        _ => return None,
+    };
+    Some((algorithm, work))
 }
 
 /// Whether `password` matches the Django string `encoded`; `None` when it
@@ -167,6 +206,24 @@ mod tests {
             Kind::NotDjango
         );
         assert_eq!(kind("sha1$salt$abc"), Kind::Unusable("legacy hash"));
+        for (encoded, algorithm, work) in [
+            (
+                "pbkdf2_sha256$1000000$salt$AAAA",
+                "pbkdf2_sha256",
+                1_000_000,
+            ),
+            ("bcrypt$$2b$12$abcdefghijklmnopqrstuu", "bcrypt", 1 << 12),
+            ("scrypt$16384$salt$8$5$AAAA", "scrypt", 16384 * 8 * 5),
+            (
+                "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA",
+                "argon2",
+                204_800,
+            ),
+        ] {
+            assert_eq!(cost(encoded), Some((algorithm, work)), "{encoded}");
+        }
+        assert_eq!(cost("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"), None);
+        assert_eq!(cost("!unusable"), None);
         assert_eq!(
             kind("5f4dcc3b5aa765d61d8327deb882cf99"),
             Kind::Unusable("legacy hash")

@@ -6,14 +6,15 @@
 //! threads that serve everything else.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use rand::RngCore;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::argon2_work::{hash_blocking, keep_blocks, matches};
 use super::hash_pool::HashPool;
-use super::tokens::constant_time_eq;
+use super::login_floor::LoginFloor;
 use crate::config::Settings;
 use crate::domain::check_password;
 use crate::domain::password_policy::UserAttributes;
@@ -26,6 +27,8 @@ pub struct Passwords {
     /// Verified against when the email is unknown, so that an unknown email
     /// costs the same time as a wrong password.
     dummy_hash: Arc<str>,
+    /// How long a refused check waits for, at least (Django hashes).
+    floor: Arc<LoginFloor>,
 }
 
 /// The result of checking a password.
@@ -52,6 +55,7 @@ impl Passwords {
             params,
             pool: HashPool::new(settings.passwords.hash_concurrency)?,
             dummy_hash: dummy_hash.into(),
+            floor: Arc::default(),
         })
     }
 
@@ -66,57 +70,54 @@ impl Passwords {
 
     /// Checks `password` against a stored PHC string, or against the dummy
     /// hash when there is none (unknown account): same work, same answer.
+    /// A refused check answers no sooner than the login floor after its
+    /// job started (`login_floor`).
     pub async fn verify(
         &self,
         password: SecretString,
         stored: Option<String>,
     ) -> Result<Verified, ApiError> {
+        let (verified, started) = self.check(password, stored).await?;
+        if verified == Verified::No {
+            self.floor.hold(started).await;
+        }
+        Ok(verified)
+    }
+
+    /// Times one check of each stored string with a password nobody has:
+    /// the costliest Django hashes still stored, before the first login.
+    pub async fn calibrate(&self, stored: Vec<String>) -> Result<(), ApiError> {
+        let formats = stored.len();
+        for encoded in stored {
+            let password = SecretString::from("\0 not anybody's password");
+            self.check(password, Some(encoded)).await?;
+        }
+        if formats > 0 {
+            let floor_ms = self.floor.floor().as_millis();
+            tracing::info!(
+                formats,
+                floor_ms,
+                "Django hashes are still stored: refused logins answer after {floor_ms} ms"
+            );
+        }
+        Ok(())
+    }
+
+    /// The check itself, and when its job started on the pool.
+    async fn check(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<(Verified, Instant), ApiError> {
         let params = self.params.clone();
+        let floor = Arc::clone(&self.floor);
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let dummy = Arc::clone(&self.dummy_hash);
         self.on_pool(move || {
-            let password = password.expose_secret();
-            // Moved from Django: checked as Django checks it, then
-            // replaced by our own hash.
-            if let Some(matched) = super::django_hashes::verify(&stored, password) {
-                return Ok(if matched && known {
-                    Verified::Yes {
-                        rehashed: Some(hash_blocking(&params, password)?),
-                    }
-                } else {
-                    Verified::No
-                });
-            }
-            // Unusable (`!`) or legacy: never a match, but the same Argon2
-            // work as a wrong password, so the answer's time does not tell
-            // an imported account without a password from any other.
-            if let super::django_hashes::Kind::Unusable(_) = super::django_hashes::kind(&stored) {
-                if let Ok(dummy) = PasswordHash::new(&dummy) {
-                    matches(&dummy, password);
-                }
-                return Ok(Verified::No);
-            }
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                tracing::error!("a stored password hash is not a valid PHC string");
-                return Ok(Verified::No);
-            };
-            if !matches(&parsed, password) || !known {
-                return Ok(Verified::No);
-            }
-            let current = Params::try_from(&parsed).ok();
-            let outdated = parsed.algorithm.as_str() != "argon2id"
-                || current.is_none_or(|p| {
-                    p.m_cost() != params.m_cost()
-                        || p.t_cost() != params.t_cost()
-                        || p.p_cost() != params.p_cost()
-                });
-            let rehashed = if outdated {
-                Some(hash_blocking(&params, password)?)
-            } else {
-                None
-            };
-            Ok(Verified::Yes { rehashed })
+            let started = Instant::now();
+            let verified = check_blocking(&params, &stored, known, &dummy, &floor, password)?;
+            Ok((verified, started))
         })
         .await
     }
@@ -144,8 +145,68 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.pool.run(work).await?
+        let kept = self.params.block_count();
+        self.pool
+            .run(move || {
+                keep_blocks(kept);
+                work()
+            })
+            .await?
     }
+}
+
+/// One check, on a hashing thread (see `Passwords::verify`).
+fn check_blocking(
+    params: &Params,
+    stored: &str,
+    known: bool,
+    dummy: &str,
+    floor: &LoginFloor,
+    password: SecretString,
+) -> Result<Verified, ApiError> {
+    let password = password.expose_secret();
+    // Moved from Django: checked as Django checks it (timed, for the
+    // floor), then replaced by our own hash.
+    let django = Instant::now();
+    if let Some(matched) = super::django_hashes::verify(stored, password) {
+        floor.observe(django.elapsed());
+        return Ok(if matched && known {
+            Verified::Yes {
+                rehashed: Some(hash_blocking(params, password)?),
+            }
+        } else {
+            Verified::No
+        });
+    }
+    // Unusable (`!`) or legacy: never a match, but the same Argon2
+    // work as a wrong password, so the answer's time does not tell
+    // an imported account without a password from any other.
+    if let super::django_hashes::Kind::Unusable(_) = super::django_hashes::kind(stored) {
+        if let Ok(dummy) = PasswordHash::new(dummy) {
+            matches(&dummy, password);
+        }
+        return Ok(Verified::No);
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        tracing::error!("a stored password hash is not a valid PHC string");
+        return Ok(Verified::No);
+    };
+    if !matches(&parsed, password) || !known {
+        return Ok(Verified::No);
+    }
+    let current = Params::try_from(&parsed).ok();
+    let outdated = parsed.algorithm.as_str() != "argon2id"
+        || current.is_none_or(|p| {
+            p.m_cost() != params.m_cost()
+                || p.t_cost() != params.t_cost()
+                || p.p_cost() != params.p_cost()
+        });
+    let rehashed = if outdated {
+        Some(hash_blocking(params, password)?)
+    } else {
+        None
+    };
+    Ok(Verified::Yes { rehashed })
 }
 
 /// How many hashes a second `threads` threads do at the configured
@@ -168,6 +229,7 @@ pub fn hash_rate(
         .map(|_| {
             let params = params.clone();
             std::thread::spawn(move || {
+                keep_blocks(params.block_count());
                 let mut done = 0u64;
                 while started.elapsed() < duration {
                     if hash_blocking(&params, "benchmark password").is_ok() {
@@ -180,96 +242,6 @@ pub fn hash_rate(
         .collect();
     let total: u64 = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
     Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-thread_local! {
-    /// Argon2's working memory (19 MiB at OWASP's parameters), kept by each
-    /// hashing thread: allocating it afresh for every hash costs page
-    /// faults on the way in and a TLB shootdown, felt by every thread of
-    /// the process, on the way out.
-    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn with_blocks<T>(params: &Params, work: impl FnOnce(&mut [Block]) -> T) -> T {
-    BLOCKS.with(|cell| {
-        let mut blocks = cell.borrow_mut();
-        if blocks.len() != params.block_count() {
-            *blocks = vec![Block::default(); params.block_count()];
-        }
-        work(&mut blocks)
-    })
-}
-
-/// Computes the raw Argon2 output into `out`, in the thread's memory.
-fn argon2_into(
-    algorithm: Algorithm,
-    version: Version,
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-) -> anyhow::Result<()> {
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    with_blocks(params, |blocks| {
-        argon2.hash_password_into_with_memory(password, salt, out, blocks)
-    })
-    .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
-}
-
-/// A new PHC string for `password` at `params` (Argon2id, v19, 16-byte salt).
-fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
-    let mut salt = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt);
-    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon2_into(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        params,
-        password.as_bytes(),
-        &salt,
-        &mut out,
-    )?;
-    let hash = PasswordHash {
-        algorithm: argon2::ARGON2ID_IDENT,
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(params)
-            .map_err(|e| anyhow::anyhow!("PHC parameters: {e}"))?,
-        salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("PHC salt: {e}"))?),
-        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("PHC output: {e}"))?),
-    };
-    Ok(hash.to_string())
-}
-
-/// Whether `password` matches an Argon2 PHC string (ours, or the one
-/// inside Django's `argon2$...`).
-pub(super) fn matches_phc(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|parsed| matches(&parsed, password))
-}
-
-/// Whether `password` matches a parsed PHC string, computed in the
-/// thread's memory with the string's own parameters.
-fn matches(parsed: &PasswordHash, password: &str) -> bool {
-    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
-        return false;
-    };
-    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
-    let (Ok(version), Ok(params)) = (version, Params::try_from(parsed)) else {
-        return false;
-    };
-    let mut out = vec![0u8; expected.as_bytes().len()];
-    argon2_into(
-        algorithm,
-        version,
-        &params,
-        password.as_bytes(),
-        salt.as_ref(),
-        &mut out,
-    )
-    .is_ok()
-        && constant_time_eq(&out, expected.as_bytes())
 }
 
 /// Whether a stored hash can ever verify a password: one of ours (a PHC
@@ -314,32 +286,6 @@ mod tests {
                 .unwrap(),
             Verified::No
         );
-    }
-
-    #[test]
-    fn hashes_interoperate_with_the_argon2_crates_own_api() {
-        use argon2::{PasswordHasher, PasswordVerifier};
-        let params = Params::new(19_456, 2, 1, None).unwrap();
-        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-            .hash_password(b"correct horse")
-            .unwrap()
-            .to_string();
-        assert!(matches(
-            &PasswordHash::new(&theirs).unwrap(),
-            "correct horse"
-        ));
-        assert!(!matches(
-            &PasswordHash::new(&theirs).unwrap(),
-            "correct horsE"
-        ));
-        let ours = hash_blocking(&params, "correct horse").unwrap();
-        let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default()
-            .verify_password(b"correct horse", &parsed)
-            .is_ok());
-        assert!(Argon2::default()
-            .verify_password(b"wrong", &parsed)
-            .is_err());
     }
 
     #[actix_web::test]

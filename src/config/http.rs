@@ -8,8 +8,9 @@ use super::ConfigError;
 
 /// The key material for signing cookies must be at least this long.
 const MIN_SECRET_KEY_LEN: usize = 32;
-/// Used only on loopback, with a warning: sessions survive restarts in
-/// development without anybody having to invent a secret.
+/// Used only with the embedded database on loopback, with a warning:
+/// sessions survive restarts in development without anybody having to
+/// invent a secret.
 const DEV_SECRET_KEY: &str = "insecure-development-key-do-not-use-in-production-0123456789";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,15 @@ impl HttpSettings {
                     "SECRET_KEY must be at least {MIN_SECRET_KEY_LEN} characters"
                 )))
             }
-            None if env.loopback => DEV_SECRET_KEY.to_owned(),
+            None if env.loopback.get() && env.embedded_database.get() => DEV_SECRET_KEY.to_owned(),
+            // PostgreSQL is a shared, long-lived database: its TOTP secrets
+            // are sealed with a key derived from this one, and a key anyone
+            // can read in the source would unseal them.
+            None if env.loopback.get() => {
+                return Err(ConfigError(
+                    "SECRET_KEY is required with PostgreSQL (DATABASE_URL); the built-in development key is only for the embedded database on loopback".into(),
+                ))
+            }
             None => {
                 return Err(ConfigError(
                     "SECRET_KEY is required when BIND_ADDRESS is not a loopback address".into(),
@@ -65,7 +74,7 @@ impl HttpSettings {
         };
         let settings = HttpSettings {
             secret_key: secret_key.into(),
-            cookie_secure: env.parse("COOKIE_SECURE", !env.loopback)?,
+            cookie_secure: env.parse("COOKIE_SECURE", !env.loopback.get())?,
             cookie_same_site,
             cors_allowed_origins: env
                 .var("CORS_ALLOWED_ORIGINS")

@@ -35,46 +35,28 @@ pub struct Limits {
 impl Limits {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
         let mut limits = Limits {
-            max_json_body_bytes: env.parse("MAX_JSON_BODY_BYTES", 1024 * 1024)?,
-            max_picture_bytes: env.parse("MAX_PICTURE_BYTES", 5 * 1024 * 1024)?,
-            max_picture_pixels: env.parse("MAX_PICTURE_PIXELS", 40_000_000)?,
-            max_picture_dimension: env.parse("MAX_PICTURE_DIMENSION", 10_000)?,
-            picture_stored_edge: env.parse("PICTURE_STORED_EDGE", 1024)?,
+            max_json_body_bytes: env.int("MAX_JSON_BODY_BYTES", 1024 * 1024, 1..=64 << 20)?,
+            // The multipart reader adds its overhead to this: the bound
+            // keeps the sum far from overflowing.
+            max_picture_bytes: env.int("MAX_PICTURE_BYTES", 5 * 1024 * 1024, 1..=100 << 20)?,
+            // Decoded at 4 bytes a pixel: at most 400 MB a picture.
+            max_picture_pixels: env.int("MAX_PICTURE_PIXELS", 40_000_000, 1..=100_000_000)?,
+            // JPEG's own limit.
+            max_picture_dimension: env.int("MAX_PICTURE_DIMENSION", 10_000, 1..=65_535)?,
+            picture_stored_edge: env.int("PICTURE_STORED_EDGE", 1024, 1..=10_000)?,
             picture_decode_concurrency: env.concurrency("PICTURE_DECODE_CONCURRENCY", env.cores)?,
-            max_picture_metadata_bytes: env.parse("MAX_PICTURE_METADATA_BYTES", 1024 * 1024)?,
+            max_picture_metadata_bytes: env.int(
+                "MAX_PICTURE_METADATA_BYTES",
+                1024 * 1024,
+                1024..=MAX_METADATA,
+            )?,
             picture_upload_buffer_bytes: 0,
-            max_bio_chars: env.parse("MAX_BIO_CHARS", 2000)?,
-            admin_max_page_size: env.parse("ADMIN_MAX_PAGE_SIZE", 200)?,
-            import_batch_size: env.parse("IMPORT_BATCH_SIZE", 500)?,
+            max_bio_chars: env.int("MAX_BIO_CHARS", 2000, 0..=100_000)?,
+            admin_max_page_size: env.int("ADMIN_MAX_PAGE_SIZE", 200, 1..=10_000)?,
+            // A batch is one multi-row insert: 2,000 users of 12 columns stay
+            // well under either backend's limit on bound parameters.
+            import_batch_size: env.int("IMPORT_BATCH_SIZE", 500, 1..=2000)?,
         };
-        // A batch is one multi-row insert: 2,000 users of 12 columns stay
-        // well under either backend's limit on bound parameters.
-        if !(1..=2000).contains(&limits.import_batch_size) {
-            return Err(ConfigError(
-                "IMPORT_BATCH_SIZE must be between 1 and 2000".into(),
-            ));
-        }
-        if !(1..=10_000).contains(&limits.admin_max_page_size) {
-            return Err(ConfigError(
-                "ADMIN_MAX_PAGE_SIZE must be between 1 and 10000".into(),
-            ));
-        }
-        if limits.max_json_body_bytes == 0 || limits.max_picture_bytes == 0 {
-            return Err(ConfigError(
-                "MAX_JSON_BODY_BYTES and MAX_PICTURE_BYTES must be positive".into(),
-            ));
-        }
-        if limits.max_picture_pixels == 0
-            || limits.max_picture_dimension == 0
-            || limits.picture_stored_edge == 0
-        {
-            return Err(ConfigError("MAX_PICTURE_PIXELS, MAX_PICTURE_DIMENSION and PICTURE_STORED_EDGE must be positive".into()));
-        }
-        if !(1024..=MAX_METADATA).contains(&limits.max_picture_metadata_bytes) {
-            return Err(ConfigError(format!(
-                "MAX_PICTURE_METADATA_BYTES must be from 1024 to {MAX_METADATA}"
-            )));
-        }
         limits.picture_upload_buffer_bytes = picture_upload_buffer(env, limits.max_picture_bytes)?;
         Ok(limits)
     }
@@ -92,11 +74,6 @@ const MAX_UPLOAD_BUFFER: usize = 64 << 30;
 fn picture_upload_buffer(env: &Env, max_picture_bytes: usize) -> Result<usize, ConfigError> {
     let one = max_picture_bytes.saturating_add(MULTIPART_OVERHEAD);
     let default = (64 << 20).max(one.saturating_mul(4)).min(MAX_UPLOAD_BUFFER);
-    let bytes = env.parse("PICTURE_UPLOAD_BUFFER_BYTES", default)?;
-    if bytes < one || bytes > MAX_UPLOAD_BUFFER {
-        return Err(ConfigError(format!(
-            "PICTURE_UPLOAD_BUFFER_BYTES must be from MAX_PICTURE_BYTES + {MULTIPART_OVERHEAD} ({one}) to {MAX_UPLOAD_BUFFER}"
-        )));
-    }
-    Ok(bytes)
+    // At least one largest upload (with its multipart overhead).
+    env.int("PICTURE_UPLOAD_BUFFER_BYTES", default, one..=MAX_UPLOAD_BUFFER)
 }

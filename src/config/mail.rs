@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::env::Env;
+use super::env::{Env, DAY};
 use super::ConfigError;
 
 #[derive(Clone, Debug)]
@@ -125,29 +125,16 @@ impl MailSettings {
                     "confirm-email-change",
                 )?,
             },
-            reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600)?,
-            verify_ttl: env.secs("EMAIL_VERIFY_TTL_SECS", 259_200)?,
-            change_ttl: env.secs("EMAIL_CHANGE_TTL_SECS", 3600)?,
-            resend_interval: env.secs("EMAIL_RESEND_INTERVAL_SECS", 60)?,
+            reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600, 1..=7 * DAY)?,
+            verify_ttl: env.secs("EMAIL_VERIFY_TTL_SECS", 259_200, 1..=30 * DAY)?,
+            change_ttl: env.secs("EMAIL_CHANGE_TTL_SECS", 3600, 1..=7 * DAY)?,
+            resend_interval: env.secs("EMAIL_RESEND_INTERVAL_SECS", 60, 0..=DAY)?,
             require_verification: env.parse("REQUIRE_EMAIL_VERIFICATION", false)?,
-            send_timeout: env.secs("EMAIL_SEND_TIMEOUT_SECS", 30)?,
-            retry_max: env.secs("EMAIL_RETRY_MAX_SECS", 900)?,
-            give_up_after: env.secs("EMAIL_GIVE_UP_AFTER_SECS", 259_200)?,
-            poll_interval: env.secs("EMAIL_POLL_INTERVAL_SECS", 5)?,
+            send_timeout: env.secs("EMAIL_SEND_TIMEOUT_SECS", 30, 1..=600)?,
+            retry_max: env.secs("EMAIL_RETRY_MAX_SECS", 900, 1..=DAY)?,
+            give_up_after: env.secs("EMAIL_GIVE_UP_AFTER_SECS", 259_200, 1..=30 * DAY)?,
+            poll_interval: env.secs("EMAIL_POLL_INTERVAL_SECS", 5, 1..=3600)?,
         };
-        for (name, value) in [
-            ("PASSWORD_RESET_TTL_SECS", settings.reset_ttl),
-            ("EMAIL_VERIFY_TTL_SECS", settings.verify_ttl),
-            ("EMAIL_CHANGE_TTL_SECS", settings.change_ttl),
-            ("EMAIL_SEND_TIMEOUT_SECS", settings.send_timeout),
-            ("EMAIL_RETRY_MAX_SECS", settings.retry_max),
-            ("EMAIL_GIVE_UP_AFTER_SECS", settings.give_up_after),
-            ("EMAIL_POLL_INTERVAL_SECS", settings.poll_interval),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError(format!("{name} must be positive")));
-            }
-        }
         Ok(settings)
     }
 }

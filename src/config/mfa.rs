@@ -20,23 +20,13 @@ impl MfaSettings {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
         let settings = MfaSettings {
             issuer: env.var("MFA_ISSUER").unwrap_or_else(|| "accounts".into()),
-            login_ttl: env.secs("MFA_LOGIN_TTL_SECS", 300)?,
-            code_attempts: env.parse("MFA_CODE_ATTEMPTS", 5)?,
+            login_ttl: env.secs("MFA_LOGIN_TTL_SECS", 300, 1..=3600)?,
+            code_attempts: env.int("MFA_CODE_ATTEMPTS", 5, 1..=20)?,
         };
         // The otpauth label is `issuer:email`: a colon would split it.
         if settings.issuer.trim().is_empty() || settings.issuer.contains(':') {
             return Err(ConfigError(
                 "MFA_ISSUER must be a non-empty name without ':'".into(),
-            ));
-        }
-        if settings.login_ttl.is_zero() || settings.login_ttl > Duration::from_secs(3600) {
-            return Err(ConfigError(
-                "MFA_LOGIN_TTL_SECS must be between 1 and 3600".into(),
-            ));
-        }
-        if !(1..=20).contains(&settings.code_attempts) {
-            return Err(ConfigError(
-                "MFA_CODE_ATTEMPTS must be between 1 and 20".into(),
             ));
         }
         Ok(settings)

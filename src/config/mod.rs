@@ -20,12 +20,15 @@ pub use http::{HttpSettings, SameSite};
 pub use limits::{Limits, MULTIPART_OVERHEAD};
 pub use mail::{Links, MailSettings, MailTransport, SmtpRelay, SmtpSecurity};
 pub use mfa::MfaSettings;
-pub use passwords::PasswordSettings;
+pub use passwords::{
+    PasswordSettings, ARGON2_MAX_ITERATIONS, ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_PARALLELISM,
+};
 pub use server::{LogFormat, ServerSettings};
 pub use sessions::SessionSettings;
 pub use stores::StoreSettings;
 pub use throttle::ThrottleSettings;
 
+pub use env::Bound;
 use env::Env;
 
 #[derive(Clone, Debug)]
@@ -54,26 +57,41 @@ impl Settings {
 
     /// The whole parsing, over any source of variables: tests use a map.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut env = Env::new(&get);
-        let (server, loopback) = ServerSettings::read(&env)?;
-        env.loopback = loopback;
-        let settings = Settings {
-            http: HttpSettings::read(&env)?,
-            stores: StoreSettings::read(&env)?,
-            sessions: SessionSettings::read(&env)?,
-            limits: Limits::read(&env)?,
-            passwords: PasswordSettings::read(&env)?,
-            throttle: ThrottleSettings::read(&env)?,
-            mail: MailSettings::read(&env)?,
-            mfa: MfaSettings::read(&env)?,
-            server,
-        };
+        let settings = Self::read(&Env::new(&get))?;
         if settings.http.uses_development_key() {
             eprintln!(
                 "WARNING: SECRET_KEY is not set; using the built-in development key. \
                  Anyone can forge session cookies. Set SECRET_KEY before exposing this service."
             );
         }
+        Ok(settings)
+    }
+
+    /// Every numeric setting and its range, as the defaults read them: what
+    /// README's table must show and a test tries one past each bound.
+    pub fn numeric_settings() -> Vec<Bound> {
+        let get = |_: &str| None;
+        let env = Env::new(&get);
+        let _ = Self::read(&env);
+        env.bounds.into_inner()
+    }
+
+    fn read(env: &Env) -> Result<Self, ConfigError> {
+        let (server, loopback) = ServerSettings::read(env)?;
+        let stores = StoreSettings::read(env)?;
+        env.loopback.set(loopback);
+        env.embedded_database.set(!stores.is_postgres());
+        let settings = Settings {
+            http: HttpSettings::read(env)?,
+            stores,
+            sessions: SessionSettings::read(env)?,
+            limits: Limits::read(env)?,
+            passwords: PasswordSettings::read(env)?,
+            throttle: ThrottleSettings::read(env)?,
+            mail: MailSettings::read(env)?,
+            mfa: MfaSettings::read(env)?,
+            server,
+        };
         Ok(settings)
     }
 
@@ -123,6 +141,20 @@ mod tests {
     }
 
     #[test]
+    fn the_development_key_is_only_for_the_embedded_database_on_loopback() {
+        let postgres = [("DATABASE_URL", "postgres://127.0.0.1:5432/accounts")];
+        let err = from(&postgres).unwrap_err().to_string();
+        assert!(
+            err.contains("SECRET_KEY is required with PostgreSQL"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
+        let key = "k".repeat(64);
+        assert!(from(&[postgres[0], ("SECRET_KEY", &key)]).is_ok());
+        assert!(from(&[]).unwrap().http.uses_development_key());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value, says) in [
             (
@@ -130,7 +162,11 @@ mod tests {
                 "many",
                 "LOGIN_FAILURES_PER_ACCOUNT",
             ),
-            ("ARGON2_MEMORY_KIB", "1024", "OWASP"),
+            (
+                "ARGON2_MEMORY_KIB",
+                "1024",
+                "ARGON2_MEMORY_KIB must be from 19456",
+            ),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             (
                 "CORS_ALLOWED_ORIGINS",
@@ -140,7 +176,16 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS"),
             ("WORKERS", "0", "WORKERS"),
             ("WORKERS", "100000", "WORKERS"),
-            ("SESSION_IDLE_TIMEOUT_SECS", "99999999999", "ten years"),
+            (
+                "SESSION_IDLE_TIMEOUT_SECS",
+                "99999999999",
+                "SESSION_IDLE_TIMEOUT_SECS",
+            ),
+            (
+                "MAX_PICTURE_BYTES",
+                "18446744073709551616",
+                "MAX_PICTURE_BYTES must be",
+            ),
             (
                 "LOGIN_IN_FLIGHT_WAIT_SECS",
                 "120",

@@ -3,6 +3,14 @@
 use super::env::Env;
 use super::ConfigError;
 
+/// The costliest Argon2 a hash may ask for, ours or one moved from
+/// Django: 256 MiB and 16 passes take seconds, as the other formats'
+/// bounds do (`auth::django_hashes`). Django's own default (100 MiB, 2
+/// passes, 8 lanes) is well within.
+pub const ARGON2_MAX_MEMORY_KIB: u32 = 256 * 1024;
+pub const ARGON2_MAX_ITERATIONS: u32 = 16;
+pub const ARGON2_MAX_PARALLELISM: u32 = 64;
+
 #[derive(Clone, Debug)]
 pub struct PasswordSettings {
     pub argon2_memory_kib: u32,
@@ -14,18 +22,18 @@ pub struct PasswordSettings {
 
 impl PasswordSettings {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
+        // Never below OWASP's minimum; never above what an imported
+        // `argon2$` hash may ask for (the same bounds, `ARGON2_MAX_*`).
         let settings = PasswordSettings {
-            argon2_memory_kib: env.parse("ARGON2_MEMORY_KIB", 19_456)?,
-            argon2_iterations: env.parse("ARGON2_ITERATIONS", 2)?,
-            argon2_parallelism: env.parse("ARGON2_PARALLELISM", 1)?,
+            argon2_memory_kib: env.int(
+                "ARGON2_MEMORY_KIB",
+                19_456,
+                19_456..=ARGON2_MAX_MEMORY_KIB,
+            )?,
+            argon2_iterations: env.int("ARGON2_ITERATIONS", 2, 2..=ARGON2_MAX_ITERATIONS)?,
+            argon2_parallelism: env.int("ARGON2_PARALLELISM", 1, 1..=ARGON2_MAX_PARALLELISM)?,
             hash_concurrency: env.concurrency("PASSWORD_HASH_CONCURRENCY", env.cores)?,
         };
-        if settings.argon2_memory_kib < 19_456
-            || settings.argon2_iterations < 2
-            || settings.argon2_parallelism < 1
-        {
-            return Err(ConfigError("Argon2 parameters must be at least OWASP's: ARGON2_MEMORY_KIB>=19456, ARGON2_ITERATIONS>=2, ARGON2_PARALLELISM>=1".into()));
-        }
         Ok(settings)
     }
 }

@@ -47,7 +47,7 @@ impl ServerSettings {
         };
         let settings = ServerSettings {
             workers: env.concurrency("WORKERS", env.cores)?,
-            shutdown_timeout: env.secs("SHUTDOWN_TIMEOUT_SECS", 30)?,
+            shutdown_timeout: env.secs("SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)?,
             log_format,
             bind_address,
         };

@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use super::env::Env;
+use super::env::{Env, DAY, TEN_YEARS};
 use super::ConfigError;
-
-const DAY: u64 = 24 * 60 * 60;
 
 #[derive(Clone, Debug)]
 pub struct SessionSettings {
@@ -42,40 +40,31 @@ pub struct SessionSettings {
 impl SessionSettings {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
         let settings = SessionSettings {
-            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?,
-            absolute_timeout: env.secs("SESSION_ABSOLUTE_TIMEOUT_SECS", 8 * 60 * 60)?,
-            remember_me_timeout: env.secs("REMEMBER_ME_TIMEOUT_SECS", 14 * DAY)?,
-            app_idle_timeout: env.secs("APP_SESSION_IDLE_TIMEOUT_SECS", 30 * DAY)?,
-            app_absolute_timeout: env.secs("APP_SESSION_ABSOLUTE_TIMEOUT_SECS", 90 * DAY)?,
-            touch_interval: env.secs("SESSION_TOUCH_INTERVAL_SECS", 60)?,
-            user_cache_ttl: env.secs("USER_CACHE_TTL_SECS", 60)?,
-            load_cache_ttl: Duration::from_millis(env.parse("SESSION_CACHE_MILLIS", 1000)?),
-            max_per_user: env.parse("MAX_SESSIONS_PER_USER", 1000)?,
-            list_limit: env.parse("SESSION_LIST_LIMIT", 100)?,
-            reauthentication_window: env.secs("REAUTHENTICATION_WINDOW_SECS", 300)?,
+            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECS", 30 * 60, 1..=TEN_YEARS)?,
+            absolute_timeout: env.secs(
+                "SESSION_ABSOLUTE_TIMEOUT_SECS",
+                8 * 60 * 60,
+                1..=TEN_YEARS,
+            )?,
+            remember_me_timeout: env.secs("REMEMBER_ME_TIMEOUT_SECS", 14 * DAY, 1..=TEN_YEARS)?,
+            app_idle_timeout: env.secs("APP_SESSION_IDLE_TIMEOUT_SECS", 30 * DAY, 1..=TEN_YEARS)?,
+            app_absolute_timeout: env.secs(
+                "APP_SESSION_ABSOLUTE_TIMEOUT_SECS",
+                90 * DAY,
+                1..=TEN_YEARS,
+            )?,
+            touch_interval: env.secs("SESSION_TOUCH_INTERVAL_SECS", 60, 0..=DAY)?,
+            user_cache_ttl: env.secs("USER_CACHE_TTL_SECS", 60, 0..=DAY)?,
+            load_cache_ttl: Duration::from_millis(env.int(
+                "SESSION_CACHE_MILLIS",
+                1000,
+                0..=60_000,
+            )?),
+            // A cap of 0 would end each session as it starts.
+            max_per_user: env.int("MAX_SESSIONS_PER_USER", 1000, 1..=100_000)?,
+            list_limit: env.int("SESSION_LIST_LIMIT", 100, 1..=10_000)?,
+            reauthentication_window: env.secs("REAUTHENTICATION_WINDOW_SECS", 300, 0..=DAY)?,
         };
-        // A cap of 0 would end each session as it starts.
-        if settings.max_per_user == 0 || settings.list_limit == 0 {
-            return Err(ConfigError(
-                "MAX_SESSIONS_PER_USER and SESSION_LIST_LIMIT must be positive".into(),
-            ));
-        }
-        if [
-            settings.idle_timeout,
-            settings.absolute_timeout,
-            settings.remember_me_timeout,
-            settings.app_idle_timeout,
-            settings.app_absolute_timeout,
-        ]
-        .iter()
-        .any(Duration::is_zero)
-        {
-            return Err(ConfigError(
-                "SESSION_IDLE_TIMEOUT_SECS, SESSION_ABSOLUTE_TIMEOUT_SECS, REMEMBER_ME_TIMEOUT_SECS, \
-                 APP_SESSION_IDLE_TIMEOUT_SECS and APP_SESSION_ABSOLUTE_TIMEOUT_SECS must be positive"
-                    .into(),
-            ));
-        }
         Ok(settings)
     }
 }

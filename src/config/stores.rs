@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::env::Env;
+use super::env::{Env, DAY};
 use super::ConfigError;
 
 #[derive(Clone, Debug)]
@@ -61,8 +61,8 @@ impl StoreSettings {
         }
         let settings = StoreSettings {
             database_url: database_url.into(),
-            database_pool_size: env.parse("DATABASE_POOL_SIZE", 10)?,
-            database_connect_timeout: env.secs("DATABASE_CONNECT_TIMEOUT_SECS", 2)?,
+            database_pool_size: env.int("DATABASE_POOL_SIZE", 10, 1..=1000)?,
+            database_connect_timeout: env.secs("DATABASE_CONNECT_TIMEOUT_SECS", 2, 1..=300)?,
             redis_url: redis_url.map(Into::into),
             redis_key_prefix: env
                 .var("REDIS_KEY_PREFIX")
@@ -70,25 +70,12 @@ impl StoreSettings {
             media_root: env
                 .var("MEDIA_ROOT")
                 .map_or_else(|| PathBuf::from("./data/media"), PathBuf::from),
-            media_sweep_interval: env.secs("MEDIA_SWEEP_INTERVAL_SECS", 3600)?,
-            media_sweep_grace: env.secs("MEDIA_SWEEP_GRACE_SECS", 600)?,
-            purge_interval: env.secs("PURGE_INTERVAL_SECS", 300)?,
-            purge_batch_size: env.parse("PURGE_BATCH_SIZE", 1000)?,
+            media_sweep_interval: env.secs("MEDIA_SWEEP_INTERVAL_SECS", 3600, 1..=30 * DAY)?,
+            media_sweep_grace: env.secs("MEDIA_SWEEP_GRACE_SECS", 600, 0..=30 * DAY)?,
+            purge_interval: env.secs("PURGE_INTERVAL_SECS", 300, 1..=DAY)?,
+            // A batch's ids are bound one parameter each (SQLite allows 32766).
+            purge_batch_size: env.int("PURGE_BATCH_SIZE", 1000, 1..=10_000)?,
         };
-        if settings.media_sweep_interval.is_zero() || settings.purge_interval.is_zero() {
-            return Err(ConfigError(
-                "MEDIA_SWEEP_INTERVAL_SECS and PURGE_INTERVAL_SECS must be at least 1".into(),
-            ));
-        }
-        // A batch's ids are bound one parameter each (SQLite allows 32766).
-        if !(1..=10_000).contains(&settings.purge_batch_size) {
-            return Err(ConfigError(
-                "PURGE_BATCH_SIZE must be between 1 and 10000".into(),
-            ));
-        }
-        if settings.database_pool_size == 0 {
-            return Err(ConfigError("DATABASE_POOL_SIZE must be at least 1".into()));
-        }
         Ok(settings)
     }
 

@@ -20,6 +20,7 @@ pub mod address_keys;
 mod batches;
 pub mod django_imports;
 pub mod email_tokens;
+pub mod legacy_hashes;
 pub mod login_failures;
 pub mod mfa;
 pub mod models;

@@ -216,12 +216,14 @@ fn print_report(
         let mut listed: Vec<&Listed> = listed.iter().collect();
         listed.sort_by_key(|l| l.django_id);
         for l in listed {
-            let email = if l.email.is_empty() {
-                "no email"
-            } else {
-                &l.email
+            // Without an email, the username is what the operator can find
+            // the user by in Django's admin (quoted: it is the raw value).
+            let who = match (l.email.is_empty(), l.username.trim().is_empty()) {
+                (false, _) => l.email.clone(),
+                (true, false) => format!("username {:?}, no email", l.username),
+                (true, true) => "no email, no username".to_owned(),
             };
-            writeln!(out, "  Django user {} ({email}): {}", l.django_id, l.reason)?;
+            writeln!(out, "  Django user {} ({who}): {}", l.django_id, l.reason)?;
         }
     }
     Ok(())

@@ -12,7 +12,12 @@ fn run(dir: &std::path::Path, database_url: &str, args: &[&str], stdin: &str) ->
     run_with(dir, database_url, &[("RUST_LOG", "warn")], args, stdin)
 }
 
-/// The binary with only `DATABASE_URL` and `env` set, `stdin` piped in.
+/// Any key will do; PostgreSQL needs one (the development key is only
+/// for the embedded database).
+const SECRET_KEY: &str = "cli-test-secret-key-that-is-long-enough-0123456789";
+
+/// The binary with only `DATABASE_URL`, `SECRET_KEY` and `env` set,
+/// `stdin` piped in.
 fn run_with(
     dir: &std::path::Path,
     database_url: &str,
@@ -24,6 +29,7 @@ fn run_with(
         .args(args)
         .env_clear()
         .env("DATABASE_URL", database_url)
+        .env("SECRET_KEY", SECRET_KEY)
         .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())

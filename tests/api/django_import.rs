@@ -122,7 +122,7 @@ const BUILTIN_REPORT: &str = "\
 Read 12 Django user(s) from auth_user, profiles from basic_app_userprofileinfo.
 Imported: 8 user(s), 7 profile(s), 1 picture(s).
 Skipped users: 4
-  Django user 8 (no email): the email is empty
+  Django user 8 (username \"nomail\", no email): the email is empty
   Django user 9 (heidi@example.com): it has the same email (ignoring case) as Django user 10 (HEIDI@example.com)
   Django user 10 (HEIDI@example.com): it has the same email (ignoring case) as Django user 9 (heidi@example.com)
   Django user 11 (ivan@example.com): an account with this email exists already

@@ -194,6 +194,10 @@ fn serve(dir: &std::path::Path, database_url: &str, port: u16, smtp: &SmtpServer
         .arg("serve")
         .env_clear()
         .env("DATABASE_URL", database_url)
+        .env(
+            "SECRET_KEY",
+            "mail-test-secret-key-that-is-long-enough-0123",
+        )
         .env("BIND_ADDRESS", format!("127.0.0.1:{port}"))
         .env("MEDIA_ROOT", dir.join("media"))
         .env("EMAIL_URL", smtp.url())

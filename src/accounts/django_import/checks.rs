@@ -31,6 +31,7 @@ pub(super) fn check(
     let listed = |reason: String| Listed {
         django_id: user.id,
         email: user.email.trim().to_owned(),
+        username: user.username.clone(),
         reason,
     };
     if let Some(reason) = plan.colliding.get(&user.id) {

@@ -36,6 +36,8 @@ pub struct ImportPlan {
 pub struct Listed {
     pub django_id: i64,
     pub email: String,
+    /// Django's username as it was: what names a user without an email.
+    pub username: String,
     pub reason: String,
 }
 
@@ -153,6 +155,7 @@ impl Accounts {
             outcome.pictures_skipped.push(Listed {
                 django_id: user.imported.django_id,
                 email: user.email.clone(),
+                username: String::new(),
                 reason: why,
             });
         }
