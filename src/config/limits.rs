@@ -75,5 +75,9 @@ fn picture_upload_buffer(env: &Env, max_picture_bytes: usize) -> Result<usize, C
     let one = max_picture_bytes.saturating_add(MULTIPART_OVERHEAD);
     let default = (64 << 20).max(one.saturating_mul(4)).min(MAX_UPLOAD_BUFFER);
     // At least one largest upload (with its multipart overhead).
-    env.int("PICTURE_UPLOAD_BUFFER_BYTES", default, one..=MAX_UPLOAD_BUFFER)
+    env.int(
+        "PICTURE_UPLOAD_BUFFER_BYTES",
+        default,
+        one..=MAX_UPLOAD_BUFFER,
+    )
 }
