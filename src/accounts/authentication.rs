@@ -250,16 +250,17 @@ impl Accounts {
                 // stronger hash is stored now, `last_login` at the second
                 // step.
                 let stronger = rehashed.clone();
+                let checked = user.password.clone();
                 let second_factor = self
                     .db
                     .run(move |conn| {
+                        if let Some(hash) = stronger {
+                            users::upgrade_password(conn, id, &checked, hash)?;
+                        }
                         if crate::db::mfa::enabled(conn, id)? {
-                            if let Some(hash) = stronger {
-                                users::set_password(conn, id, hash)?;
-                            }
                             return Ok(true);
                         }
-                        users::record_login(conn, id, now, stronger)?;
+                        users::record_login(conn, id, now)?;
                         Ok(false)
                     })
                     .await?;

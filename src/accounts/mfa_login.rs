@@ -113,7 +113,7 @@ impl Accounts {
         self.throttle.succeeded(attempt).await?;
         let (id, now) = (user.id, crate::db::now());
         self.db
-            .run(move |conn| users::record_login(conn, id, now, None))
+            .run(move |conn| users::record_login(conn, id, now))
             .await?;
         let mut user = user;
         user.last_login = Some(now);

@@ -102,22 +102,28 @@ pub fn email_exists(conn: &mut DbConnection, canonical: &str) -> Result<bool, Ap
 }
 
 /// Records a login, and a new hash when the parameters were upgraded.
-pub fn record_login(
+pub fn record_login(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Result<(), ApiError> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a stronger hash of the same password (new parameters, or moved
+/// from Django's format), only if the stored hash is still the one that
+/// was checked: a password changed or reset while the check ran must not
+/// be overwritten by the old password's new hash.
+pub fn upgrade_password(
     conn: &mut DbConnection,
     id: i32,
-    at: NaiveDateTime,
-    new_hash: Option<String>,
-) -> Result<(), ApiError> {
-    let target = users::table.find(id);
-    crate::on_backend!(conn, |c| match &new_hash {
-        Some(hash) => diesel::update(target)
-            .set((users::last_login.eq(at), users::password.eq(hash)))
-            .execute(c),
-        None => diesel::update(target)
-            .set(users::last_login.eq(at))
-            .execute(c),
-    })?;
-    Ok(())
+    checked: &str,
+    stronger: String,
+) -> Result<bool, ApiError> {
+    let target = users::table.find(id).filter(users::password.eq(checked));
+    Ok(diesel::update(target)
+        .set(users::password.eq(stronger))
+        .execute(conn)?
+        == 1)
 }
 
 pub fn update(conn: &mut DbConnection, id: i32, changes: UserChanges) -> Result<User, ApiError> {
@@ -140,13 +146,6 @@ pub fn update(conn: &mut DbConnection, id: i32, changes: UserChanges) -> Result<
         }
         Ok(target.select(User::as_select()).first(conn)?)
     })
-}
-
-pub fn set_password(conn: &mut DbConnection, id: i32, hash: String) -> Result<(), ApiError> {
-    diesel::update(users::table.find(id))
-        .set(users::password.eq(hash))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A new password chosen by its owner (a change or a reset): the session

@@ -29,6 +29,11 @@ async fn accounts_on(backend: Backend) -> (Accounts, tempfile::TempDir) {
         env.insert("REDIS_URL".into(), redis);
         let prefix = format!("test:use-cases:{}:", std::process::id());
         env.insert("REDIS_KEY_PREFIX".into(), prefix);
+        // The development key is only for the embedded database.
+        env.insert(
+            "SECRET_KEY".into(),
+            "use-cases-test-key-0123456789-abcdefghijkl".into(),
+        );
     }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
     (accounts_for_cli(&settings).await.unwrap(), dir)
