@@ -37,8 +37,14 @@ pub fn kib(bytes: usize) -> usize {
 }
 
 impl Accounts {
+    /// How long an upload may wait for room, then take to send its body.
+    pub fn picture_upload_timeout(&self) -> std::time::Duration {
+        self.settings.limits.picture_upload_timeout
+    }
+
     /// Waits until `bytes` more fit in `PICTURE_UPLOAD_BUFFER_BYTES` (at
-    /// most the whole of it, so one upload always can).
+    /// most the whole of it, so one upload always can), at most
+    /// `PICTURE_UPLOAD_TIMEOUT_SECS`: then 503, retry.
     pub async fn reserve_upload_buffer(&self, bytes: usize) -> Result<UploadBuffer, ApiError> {
         let capacity = kib(self.settings.limits.picture_upload_buffer_bytes);
         let wanted = u32::try_from(kib(bytes).min(capacity))
@@ -48,10 +54,13 @@ impl Accounts {
             Ok(permit) => permit,
             Err(_) => {
                 self.metrics.picture_buffer_waited();
-                buffer
-                    .acquire_many_owned(wanted)
-                    .await
-                    .map_err(|_| ApiError::internal("the upload buffer is closed"))?
+                tokio::time::timeout(
+                    self.picture_upload_timeout(),
+                    buffer.acquire_many_owned(wanted),
+                )
+                .await
+                .map_err(|_| ApiError::Unavailable("the picture upload buffer stayed full".into()))?
+                .map_err(|_| ApiError::internal("the upload buffer is closed"))?
             }
         };
         Ok(UploadBuffer { _permit: permit })

@@ -56,20 +56,17 @@ pub async fn read_picture(
     // A body without a length (chunked) may take the most a body may.
     let room = declared.unwrap_or(body_limit);
     let buffer = accounts.reserve_upload_buffer(room).await?;
-    let mut body = Vec::with_capacity(room.min(64 * 1024));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
-        if body.len() + chunk.len() > room {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        // Grown by doubling, but never past its share of the buffer.
-        if body.capacity() < body.len() + chunk.len() {
-            let target = (body.capacity() * 2).clamp(body.len() + chunk.len(), room);
-            body.reserve_exact(target - body.len());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let timeout = accounts.picture_upload_timeout();
+    // The share is held while the body arrives: a client that sends it
+    // slowly, or not at all, lets go of it after PICTURE_UPLOAD_TIMEOUT_SECS.
+    let mut body = tokio::time::timeout(timeout, read_body(&mut payload, room, limit))
+        .await
+        .map_err(|_| {
+            ApiError::Malformed(format!(
+                "The picture did not arrive within {} seconds.",
+                timeout.as_secs()
+            ))
+        })??;
     let picture = picture_part(&body, boundary.as_bytes())?;
     if picture.len() > limit {
         return Err(ApiError::PayloadTooLarge { limit });
@@ -87,6 +84,29 @@ pub async fn read_picture(
         bytes: body,
         buffer,
     })
+}
+
+/// The whole body, at most `room` bytes (else 413 naming `limit`).
+async fn read_body(
+    payload: &mut web::Payload,
+    room: usize,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::with_capacity(room.min(64 * 1024));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::Malformed("The request body could not be read.".into()))?;
+        if body.len() + chunk.len() > room {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        // Grown by doubling, but never past its share of the buffer.
+        if body.capacity() < body.len() + chunk.len() {
+            let target = (body.capacity() * 2).clamp(body.len() + chunk.len(), room);
+            body.reserve_exact(target - body.len());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Where the `profile_pic` field's bytes are in the body.

@@ -23,6 +23,10 @@ pub struct Limits {
     /// decode pool may hold at once; an upload that would pass it waits
     /// before reading its body.
     pub picture_upload_buffer_bytes: usize,
+    /// How long an upload may wait for room in that buffer, and then take
+    /// to send its body: a slow or silent client cannot hold the buffer
+    /// (and every other user's upload) for longer.
+    pub picture_upload_timeout: std::time::Duration,
     pub max_bio_chars: usize,
     /// `GET /admin/users` serves at most this many users a page; a larger
     /// `page_size` is taken as this.
@@ -51,6 +55,7 @@ impl Limits {
                 1024..=MAX_METADATA,
             )?,
             picture_upload_buffer_bytes: 0,
+            picture_upload_timeout: env.secs("PICTURE_UPLOAD_TIMEOUT_SECS", 60, 1..=3600)?,
             max_bio_chars: env.int("MAX_BIO_CHARS", 2000, 0..=100_000)?,
             admin_max_page_size: env.int("ADMIN_MAX_PAGE_SIZE", 200, 1..=10_000)?,
             // A batch is one multi-row insert: 2,000 users of 12 columns stay

@@ -1,6 +1,7 @@
 //! Picture uploads as clients really send them: odd file names, empty
 //! files, phone photos, several large uploads at once.
 
+use futures_util::StreamExt;
 use reqwest::multipart::{Form, Part};
 
 use crate::both_backends;
@@ -13,6 +14,7 @@ both_backends!(
     the_file_name_never_matters,
     a_phone_photo_is_accepted_and_sides_are_limited_at_ten_thousand,
     concurrent_uploads_wait_for_the_decode_pool,
+    a_silent_upload_lets_go_of_the_buffer,
 );
 
 async fn an_empty_file_is_not_an_image(backend: Backend) {
@@ -157,4 +159,55 @@ async fn concurrent_uploads_wait_for_the_decode_pool(backend: Backend) {
         .parse()
         .unwrap();
     assert!(waits >= 1, "uploads waited for the decode pool: {waits}");
+}
+
+/// A client that takes the whole upload buffer and then sends nothing lets
+/// go of it after `PICTURE_UPLOAD_TIMEOUT_SECS`: the next upload, which
+/// waited, goes through.
+async fn a_silent_upload_lets_go_of_the_buffer(backend: Backend) {
+    // The buffer holds exactly one largest upload.
+    let max = 100_000usize;
+    let buffer = (max + 16 * 1024).to_string();
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("MAX_PICTURE_BYTES", &max.to_string()),
+            ("PICTURE_UPLOAD_BUFFER_BYTES", &buffer),
+            ("PICTURE_UPLOAD_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    let (_, silent_token) = app.register_app().await;
+    let (_, token) = app.register_app().await;
+    let boundary = "----accounts-silent";
+    // A chunked body (no length, so it reserves the most) that sends its
+    // first bytes and then nothing, without ending.
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"profile_pic\"; filename=\"a.png\"\r\n\r\n"
+    );
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
+        .chain(futures_util::stream::pending());
+    let silent = app
+        .client
+        .put(app.url("/accounts/me/profile/picture"))
+        .bearer_auth(&silent_token)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    let next = async {
+        // After the silent one holds the buffer.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        upload(&app, &token, images::png(16, 16), "b.png", "image/png").await
+    };
+    let (silent, next) = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        tokio::join!(silent, next)
+    })
+    .await
+    .expect("the waiting upload never got the buffer");
+    assert_eq!(next.status, 200, "{}", next.text);
+    let silent = silent.expect("an answer to the silent upload");
+    assert_eq!(silent.status().as_u16(), 400);
 }
