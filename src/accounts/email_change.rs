@@ -89,20 +89,20 @@ impl Accounts {
                             return Ok(false);
                         }
                         mailing::write(conn, &mailer, &owner, &owner.email, &attempt, now)?;
-                        let notice = Mail::EmailChangeRequested { new_email: &to };
-                        mailing::write(conn, &mailer, &user, &user.email, &notice, now)?;
-                        return Ok(true);
+                    } else {
+                        let purpose = Purpose::EmailChange;
+                        let Some(token) =
+                            mailing::issue_token(conn, &mailer, &user, &to, purpose, now)?
+                        else {
+                            return Ok(false);
+                        };
+                        let confirm = Mail::EmailChange {
+                            token: &token,
+                            new_email: &to,
+                        };
+                        mailing::write(conn, &mailer, &user, &to, &confirm, now)?;
                     }
-                    let Some(token) =
-                        mailing::issue_token(conn, &mailer, &user, &to, Purpose::EmailChange, now)?
-                    else {
-                        return Ok(false);
-                    };
-                    let confirm = Mail::EmailChange {
-                        token: &token,
-                        new_email: &to,
-                    };
-                    mailing::write(conn, &mailer, &user, &to, &confirm, now)?;
+                    // Taken or free alike, the old address is told.
                     let notice = Mail::EmailChangeRequested { new_email: &to };
                     mailing::write(conn, &mailer, &user, &user.email, &notice, now)?;
                     Ok(true)

@@ -32,14 +32,8 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = is_json(req);
-        let body = read_body(req, payload);
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(not_json());
-            }
-            parse(&body.await?, required_fields::<T>).map(ApiJson)
-        })
+        let body = json_body::<T>(req, payload, false);
+        Box::pin(async move { body.await?.map(ApiJson).ok_or_else(not_json) })
     }
 }
 
@@ -53,18 +47,34 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for OptionalJson
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = is_json(req);
-        let body = read_body(req, payload);
-        Box::pin(async move {
-            let body = body.await?;
-            if body.is_empty() && !content_type_ok {
-                return Ok(OptionalJson(None));
-            }
-            if !content_type_ok {
-                return Err(not_json());
-            }
-            parse(&body, required_fields::<T>).map(|v| OptionalJson(Some(v)))
-        })
+        let body = json_body::<T>(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
+    }
+}
+
+/// The body as `T`. Without a JSON content type it is `malformed_request`,
+/// found before a byte is read; unless `may_be_absent`, where an empty
+/// body without one is `None`.
+fn json_body<T: DeserializeOwned + PartialSchema + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_absent: bool,
+) -> impl Future<Output = Result<Option<T>, ApiError>> {
+    let content_type_ok = is_json(req);
+    let body = read_body(req, payload);
+    async move {
+        if !content_type_ok && !may_be_absent {
+            return Err(not_json());
+        }
+        let body = body.await?;
+        if !content_type_ok {
+            return if body.is_empty() {
+                Ok(None)
+            } else {
+                Err(not_json())
+            };
+        }
+        parse(&body, required_fields::<T>).map(Some)
     }
 }
 
